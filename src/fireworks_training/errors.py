@@ -1,0 +1,208 @@
+"""The exception tree of fireworks-training.
+
+Runtime failures::
+
+    FireworksError (RuntimeError)
+    ├── APIError
+    │   ├── APIStatusError            an HTTP status the call cannot succeed with
+    │   │   ├── BadRequestError       400
+    │   │   ├── AuthenticationError   401
+    │   │   ├── PermissionDeniedError 403
+    │   │   ├── NotFoundError         404
+    │   │   ├── ConflictError         409
+    │   │   ├── GoneError             410 (an expired trainer future)
+    │   │   ├── RateLimitError        429
+    │   │   └── InternalServerError   5xx
+    │   └── APIConnectionError        no HTTP answer
+    │       └── APITimeoutError       (also a TimeoutError)
+    ├── OperationError                a long-running operation finished with an error
+    ├── OperationTimeoutError         waiting for an operation ran out (also a TimeoutError)
+    ├── RequestFailedError            a trainer future finished with an error
+    └── CheckpointNotFoundError       nothing on the server matches what was asked for
+
+Bad input, raised before any request is sent::
+
+    InvalidArgumentError (ValueError)
+    ├── InvalidNameError              a resource name or checkpoint name off its grammar
+    ├── InvalidModelIdError           an output model id off its grammar
+    └── InvalidReferenceError         a load reference or init_from_checkpoint off its grammar
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CheckpointNotFoundError",
+    "ConflictError",
+    "FireworksError",
+    "GoneError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "InvalidModelIdError",
+    "InvalidNameError",
+    "InvalidReferenceError",
+    "NotFoundError",
+    "OperationError",
+    "OperationTimeoutError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestFailedError",
+    "status_error_class",
+]
+
+
+class FireworksError(RuntimeError):
+    """Base of every runtime failure raised by this library."""
+
+
+class APIError(FireworksError):
+    """A request to a Fireworks service failed."""
+
+
+class APIStatusError(APIError):
+    """The server answered with a status the call cannot succeed with."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        method: str = "",
+        path: str = "",
+        request_id: str | None = None,
+        reason: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.reason = reason
+        self.body = body
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the API key has no access to the resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource does not exist for this account."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource already exists or is in a conflicting state."""
+
+
+class GoneError(APIStatusError):
+    """410: the resource existed but has expired."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class APIConnectionError(APIError):
+    """The request got no HTTP answer (refused, reset, DNS, TLS)."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The request timed out before an answer arrived."""
+
+
+class OperationError(FireworksError):
+    """A long-running operation finished with an error."""
+
+    def __init__(self, message: str, *, operation: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+
+
+class OperationTimeoutError(FireworksError, TimeoutError):
+    """Waiting for a long-running operation ran out; the operation itself goes on."""
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+class RequestFailedError(FireworksError):
+    """A trainer future finished with an error; ``category`` is user, server or unknown."""
+
+    def __init__(self, message: str, *, category: str = "unknown", request_id: str = "") -> None:
+        super().__init__(message)
+        self.category = category
+        self.request_id = request_id
+
+
+class CheckpointNotFoundError(FireworksError):
+    """No checkpoint on the server matches what was asked for."""
+
+
+class InvalidArgumentError(ValueError):
+    """Bad input, found before any request was sent."""
+
+
+class InvalidNameError(InvalidArgumentError):
+    """A name does not match its grammar; ``expected`` holds the pattern."""
+
+    def __init__(self, message: str, *, value: object, expected: str) -> None:
+        super().__init__(message)
+        self.value = value
+        self.expected = expected
+
+
+class InvalidModelIdError(InvalidArgumentError):
+    """An output model id does not match its grammar; ``problems`` lists every issue."""
+
+    def __init__(self, message: str, *, value: object, problems: list[str]) -> None:
+        super().__init__(message)
+        self.value = value
+        self.problems = problems
+
+
+class InvalidReferenceError(InvalidArgumentError):
+    """A checkpoint reference (load path, init_from_checkpoint) is malformed."""
+
+    def __init__(self, message: str, *, value: object) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: GoneError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The error class for an HTTP status code."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
