@@ -1,5 +1,6 @@
 """Save, load, list and promote Fireworks training checkpoints from your own training loop."""
 
+from ._version import __version__
 from .checkpoints import (
     Checkpoint,
     CheckpointKind,
@@ -11,8 +12,6 @@ from .checkpoints import (
     is_promotable,
     validate_output_model_id,
 )
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "Checkpoint",

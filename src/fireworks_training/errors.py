@@ -79,6 +79,7 @@ class APIStatusError(APIError):
         request_id: str | None = None,
         reason: str | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -88,6 +89,7 @@ class APIStatusError(APIError):
         self.request_id = request_id
         self.reason = reason
         self.body = body
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -123,7 +125,15 @@ class InternalServerError(APIStatusError):
 
 
 class APIConnectionError(APIError):
-    """The request got no HTTP answer (refused, reset, DNS, TLS)."""
+    """The request got no HTTP answer (refused, reset, DNS, TLS).
+
+    ``request_sent`` is False only when the connection failed before anything was sent,
+    so the server surely did not act.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):

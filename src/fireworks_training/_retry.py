@@ -1,0 +1,156 @@
+"""Retry policies, one object shared by sync and async code (tenacity underneath).
+
+What is retried: idempotent calls on connection errors, timeouts, 408, 429, 500, 502, 503
+and 504, honouring ``Retry-After`` (capped), with exponential backoff and jitter, a bounded
+number of attempts and an overall deadline. Never 400/401/403/404/409/501.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import tenacity
+
+from ._constants import (
+    DEFAULT_MAX_RETRIES,
+    RETRY_AFTER_CAP_S,
+    RETRY_DEADLINE_S,
+    RETRY_INITIAL_WAIT_S,
+    RETRY_MAX_WAIT_S,
+)
+from .errors import APIConnectionError, APIStatusError
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "RetryPolicy",
+    "is_retryable",
+    "parse_retry_after",
+    "surely_not_acted",
+]
+
+_T = TypeVar("_T")
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date), capped at 60 s."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for failures an idempotent call may be retried on."""
+    if isinstance(exc, APIConnectionError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status_code in RETRYABLE_STATUSES
+
+
+def surely_not_acted(exc: BaseException) -> bool:
+    """True for failures after which the server surely did not act (safe to resend a POST).
+
+    A connection that failed before the request was sent, 429, or 503 with ``Retry-After``.
+    """
+    if isinstance(exc, APIConnectionError):
+        return not exc.request_sent
+    if isinstance(exc, APIStatusError):
+        if exc.status_code == 429:
+            return True
+        return exc.status_code == 503 and exc.retry_after is not None
+    return False
+
+
+def _sleep_sync(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def _sleep_async(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often, how long and on what to retry.
+
+    ``max_retries`` counts retries after the first attempt; ``deadline_s`` bounds the whole
+    call. ``sleep``/``async_sleep`` are injectable so tests run without waiting.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    deadline_s: float = RETRY_DEADLINE_S
+    initial_wait_s: float = RETRY_INITIAL_WAIT_S
+    max_wait_s: float = RETRY_MAX_WAIT_S
+    retry_on: Callable[[BaseException], bool] = is_retryable
+    sleep: Callable[[float], None] = field(default=_sleep_sync, repr=False)
+    async_sleep: Callable[[float], Awaitable[None]] = field(default=_sleep_async, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.deadline_s <= 0:
+            raise ValueError(f"deadline_s must be > 0, got {self.deadline_s}")
+
+    def with_predicate(self, retry_on: Callable[[BaseException], bool]) -> RetryPolicy:
+        """The same policy retrying on a different set of failures."""
+        return replace(self, retry_on=retry_on)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        backoff = tenacity.wait_exponential_jitter(
+            initial=self.initial_wait_s, max=self.max_wait_s, jitter=self.initial_wait_s
+        )(state)
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, APIStatusError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(backoff)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "stop": tenacity.stop_after_attempt(self.max_retries + 1)
+            | tenacity.stop_after_delay(self.deadline_s),
+            "wait": self._wait,
+            "retry": tenacity.retry_if_exception(self.retry_on),
+            "reraise": True,
+        }
+
+    def retrying(self) -> tenacity.Retrying:
+        """A fresh synchronous retry controller."""
+        return tenacity.Retrying(sleep=self.sleep, **self._kwargs())
+
+    def async_retrying(self) -> tenacity.AsyncRetrying:
+        """A fresh asynchronous retry controller."""
+        return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs())
+
+    def call(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` under this policy."""
+        for attempt in self.retrying():
+            with attempt:
+                return fn()
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def acall(self, fn: Callable[[], Awaitable[_T]]) -> _T:
+        """Await ``fn()`` under this policy."""
+        async for attempt in self.async_retrying():
+            with attempt:
+                return await fn()
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

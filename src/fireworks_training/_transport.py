@@ -1,0 +1,139 @@
+"""Request building, authentication and error mapping, shared by every client; no I/O here."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
+from ._retry import parse_retry_after
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidArgumentError,
+    status_error_class,
+)
+
+__all__ = [
+    "USER_AGENT",
+    "build_headers",
+    "connection_error",
+    "error_from_response",
+    "raise_for_status",
+    "redact",
+    "resolve_api_key",
+    "resolve_base_url",
+]
+
+USER_AGENT = f"fireworks-training/{__version__}"
+_ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+def resolve_api_key(api_key: str | None) -> str:
+    """The given key, else ``FIREWORKS_API_KEY``; a missing key is an error now, not later."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if not key or not key.strip():
+        raise InvalidArgumentError(f"no API key: pass api_key= or set {API_KEY_ENV}")
+    return key.strip()
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The given URL, else ``FIREWORKS_BASE_URL``, else the public endpoint; no trailing slash."""
+    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidArgumentError(f"base_url must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def build_headers(
+    api_key: str,
+    *,
+    key_header: str = "X-Api-Key",
+    additional_headers: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Default headers of a client: auth, user agent, JSON, then the caller's extras."""
+    headers = {
+        key_header: api_key,
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+    }
+    headers.update(additional_headers or {})
+    return headers
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` masked."""
+    return text.replace(secret, "***") if secret else text
+
+
+def _error_parts(body: Any) -> tuple[str | None, str | None]:
+    """(message, ErrorInfo reason) from a JSON error body of either style."""
+    if not isinstance(body, dict):
+        return None, None
+    error = body.get("error", body)
+    if isinstance(error, str):
+        return error, None
+    if not isinstance(error, dict):
+        return None, None
+    message = error.get("message")
+    reason = None
+    for detail in error.get("details") or []:
+        if isinstance(detail, dict) and detail.get("@type") == _ERROR_INFO_TYPE:
+            reason = detail.get("reason")
+    return (message if isinstance(message, str) else None), (
+        reason if isinstance(reason, str) else None
+    )
+
+
+def error_from_response(response: httpx.Response, *, secret: str = "") -> APIStatusError:
+    """The typed error for a response with an error status."""
+    request = response.request
+    text = response.text
+    body: Any
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    message, reason = _error_parts(body)
+    if message is None:
+        message = text.strip().splitlines()[0][:500] if text.strip() else response.reason_phrase
+    path = request.url.path
+    line = redact(f"{response.status_code} {request.method} {path}: {message}", secret)
+    cls = status_error_class(response.status_code)
+    return cls(
+        line,
+        status_code=response.status_code,
+        method=request.method,
+        path=path,
+        request_id=response.headers.get("x-request-id"),
+        reason=reason,
+        body=body,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def raise_for_status(response: httpx.Response, *, secret: str = "") -> None:
+    """Raise the typed error when the response's status is not 2xx."""
+    if not response.is_success:
+        raise error_from_response(response, secret=secret)
+
+
+def connection_error(exc: httpx.TransportError, *, secret: str = "") -> APIConnectionError:
+    """Our error for an httpx transport failure; notes whether the request left the client."""
+    try:
+        where = f"{exc.request.method} {exc.request.url.path}"
+    except RuntimeError:
+        where = "request"
+    detail = redact(str(exc) or type(exc).__name__, secret)
+    if isinstance(exc, httpx.TimeoutException):
+        sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+        return APITimeoutError(f"timed out: {where}: {detail}", request_sent=sent)
+    sent = not isinstance(exc, httpx.ConnectError)
+    return APIConnectionError(f"connection failed: {where}: {detail}", request_sent=sent)

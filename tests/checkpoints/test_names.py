@@ -1,0 +1,293 @@
+"""Name grammars, output model ids, logical names, steps and checkpoint references."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fireworks_training.checkpoints import (
+    CheckpointName,
+    ModelName,
+    TrainerJobName,
+    cross_job_reference,
+    logical_name,
+    parse_init_from_checkpoint,
+    require_output_model_id,
+    step_of,
+    validate_checkpoint_name,
+    validate_load_reference,
+    validate_output_model_id,
+)
+from fireworks_training.errors import (
+    InvalidArgumentError,
+    InvalidModelIdError,
+    InvalidNameError,
+    InvalidReferenceError,
+)
+
+ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,20}\Z")
+checkpoint_ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,30}\Z")
+
+
+def test_checkpoint_name_parse_and_format() -> None:
+    text = "accounts/acme/rlorTrainerJobs/job-abc/checkpoints/step-50-a1b2c3d4"
+    name = CheckpointName.parse(text)
+    assert (name.account, name.job_id, name.checkpoint_id) == (
+        "acme",
+        "job-abc",
+        "step-50-a1b2c3d4",
+    )
+    assert str(name) == text
+    assert name.parent == TrainerJobName("acme", "job-abc")
+    assert str(name.parent) == "accounts/acme/rlorTrainerJobs/job-abc"
+    assert CheckpointName.parse(name) is name
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "accounts/acme/rlorTrainerJobs/job-abc",
+        "accounts/acme/rlorTrainerJobs/job-abc/checkpoints/",
+        "accounts//rlorTrainerJobs/j/checkpoints/c",
+        "accounts/a/trainerJobs/j/checkpoints/c",
+        "/accounts/a/rlorTrainerJobs/j/checkpoints/c",
+        "accounts/a/rlorTrainerJobs/j/checkpoints/c/extra",
+        "accounts/a/rlorTrainerJobs/j/checkpoints/../c",
+        "accounts/a/rlorTrainerJobs/j/checkpoints/c d",
+        "accounts/a.b/rlorTrainerJobs/j/checkpoints/c",
+        "step-50-a1b2c3d4",
+    ],
+)
+def test_checkpoint_name_rejects_with_expected_pattern(bad: str) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        CheckpointName.parse(bad)
+    assert CheckpointName.TEMPLATE in str(info.value)
+    assert info.value.expected == CheckpointName.TEMPLATE
+
+
+def test_non_string_names_raise_the_documented_error() -> None:
+    with pytest.raises(InvalidNameError):
+        CheckpointName.parse(42)  # type: ignore[arg-type]
+
+
+def test_model_and_job_names() -> None:
+    assert str(ModelName.parse("accounts/fireworks/models/qwen3-8b")) == (
+        "accounts/fireworks/models/qwen3-8b"
+    )
+    assert ModelName.parse("accounts/fireworks/models/qwen3-8b").model_id == "qwen3-8b"
+    with pytest.raises(InvalidNameError, match=r"accounts/\{account\}/models/\{model\}"):
+        ModelName.parse("models/qwen3-8b")
+    with pytest.raises(InvalidNameError, match="rlorTrainerJobs"):
+        TrainerJobName.parse("accounts/a/jobs/j")
+
+
+@given(ids, ids, checkpoint_ids)
+def test_checkpoint_name_round_trip(account: str, job: str, checkpoint: str) -> None:
+    name = CheckpointName(account, job, checkpoint)
+    assert CheckpointName.parse(str(name)) == name
+
+
+@given(ids, ids)
+def test_trainer_job_and_model_round_trip(account: str, other: str) -> None:
+    assert TrainerJobName.parse(str(TrainerJobName(account, other))) == TrainerJobName(
+        account, other
+    )
+    assert ModelName.parse(str(ModelName(account, other))) == ModelName(account, other)
+
+
+@given(st.text(max_size=80))
+def test_any_string_parses_or_raises_invalid_name(text: str) -> None:
+    for cls in (CheckpointName, TrainerJobName, ModelName):
+        try:
+            parsed = cls.parse(text)  # type: ignore[attr-defined]
+        except InvalidNameError:
+            continue
+        assert str(parsed) == text
+
+
+@pytest.mark.parametrize("good", ["a", "my-model", "x" * 63, "0-9", "qwen3-8b-ft"])
+def test_valid_output_model_ids(good: str) -> None:
+    assert validate_output_model_id(good) == []
+    assert require_output_model_id(good) == good
+
+
+def test_output_model_id_reports_every_problem_at_once() -> None:
+    problems = validate_output_model_id("My_Model" + "x" * 60)
+    assert len(problems) == 2
+    assert "at most 63 characters, got 68" in problems[0]
+    assert "'M'" in problems[1]
+    assert "'_'" in problems[1]
+    with pytest.raises(InvalidModelIdError) as info:
+        require_output_model_id("My_Model" + "x" * 60)
+    assert info.value.problems == problems
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [("", "must not be empty"), (None, "must be a string"), ("a b", "' '"), ("é", "'é'")],
+)
+def test_invalid_output_model_ids(bad: object, fragment: str) -> None:
+    assert any(fragment in p for p in validate_output_model_id(bad))
+    with pytest.raises(InvalidModelIdError):
+        require_output_model_id(bad)
+
+
+@given(st.text(max_size=80))
+def test_output_model_id_property(text: str) -> None:
+    problems = validate_output_model_id(text)
+    ok = 1 <= len(text) <= 63 and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in text)
+    assert (problems == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("name", "logical", "step"),
+    [
+        ("step-50-a1b2c3d4", "step-50", 50),
+        ("step-50", "step-50", 50),
+        ("step-0", "step-0", 0),
+        ("final-a1b2c3d4", "final", None),
+        ("step-50-A1B2C3D4", "step-50-A1B2C3D4", None),
+        ("train_state_step_100", "train_state_step_100", None),
+        ("step-x", "step-x", None),
+        ("step-12345678", "step", 12345678),
+    ],
+)
+def test_logical_name_and_step(name: str, logical: str, step: int | None) -> None:
+    assert logical_name(name) == logical
+    assert step_of(name) == step
+
+
+@pytest.mark.parametrize(
+    "good", ["step-4", "train_state_step_100", "a", "v1.2", "x" * 128, "  step-4  "]
+)
+def test_checkpoint_names_for_save(good: str) -> None:
+    assert validate_checkpoint_name(good) == good.strip()
+
+
+@pytest.mark.parametrize(
+    "bad", ["", " ", "-step", ".hidden", "a/b", "a\\b", "a\x00b", "x" * 129, "é", None]
+)
+def test_checkpoint_names_rejected(bad: object) -> None:
+    with pytest.raises(InvalidNameError):
+        validate_checkpoint_name(bad)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "step-4",
+        "train_state_step_100",
+        " step-4\n",
+        "cross_job://job-abc/step-4",
+        "acme/run-0123456789abcdef0123456789abcdef/step-4",
+    ],
+)
+def test_load_references_accepted(good: str) -> None:
+    assert validate_load_reference(good) == good.strip()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "/abs/path",
+        "gs://bucket/x",
+        "tinker://run/weights/x",
+        "cross_job://job-abc",
+        "cross_job:///step-4",
+        "cross_job://job-abc/../x",
+        "cross_job://job-abc/a/b",
+        "../step-4",
+        ".",
+        "..",
+        "a\\b",
+        "a\x00b",
+        "acme/run-123/step-4",
+        "step-4/../../etc",
+        42,
+    ],
+)
+def test_load_references_rejected(bad: object) -> None:
+    with pytest.raises(InvalidReferenceError):
+        validate_load_reference(bad)
+
+
+@given(st.text(max_size=60))
+def test_any_reference_is_accepted_or_rejected_cleanly(text: str) -> None:
+    try:
+        ref = validate_load_reference(text)
+    except InvalidReferenceError:
+        return
+    assert ref == text.strip()
+    assert ".." not in ref.split("/")
+    assert "\\" not in ref
+
+
+def test_cross_job_reference() -> None:
+    assert cross_job_reference("job-abc", "step-10") == "cross_job://job-abc/step-10"
+    assert validate_load_reference(cross_job_reference("job-abc", "step-10"))
+    with pytest.raises(InvalidArgumentError):
+        cross_job_reference("job/abc", "step-10")
+    with pytest.raises(InvalidArgumentError):
+        cross_job_reference("job-abc", "../x")
+
+
+@pytest.mark.parametrize(
+    ("text", "job", "name", "uri"),
+    [
+        ("job-abc:step-10", "job-abc", "step-10", None),
+        (" job-abc:train_state_step_100 ", "job-abc", "train_state_step_100", None),
+        ("cross_job://job-abc/step-10", "job-abc", "step-10", None),
+        ("gs://bucket/path/ckpt", None, None, "gs://bucket/path/ckpt"),
+        ("s3://bucket/ckpt", None, None, "s3://bucket/ckpt"),
+        ("https://host/ckpt", None, None, "https://host/ckpt"),
+        ("tinker://run-1/weights/step-4", None, None, "tinker://run-1/weights/step-4"),
+    ],
+)
+def test_init_from_checkpoint(
+    text: str, job: str | None, name: str | None, uri: str | None
+) -> None:
+    parsed = parse_init_from_checkpoint(text)
+    assert (parsed.job_id, parsed.checkpoint_name, parsed.uri) == (job, name, uri)
+    if job is not None:
+        assert parsed.load_reference == f"cross_job://{job}/{name}"
+    else:
+        with pytest.raises(InvalidReferenceError, match="storage URI"):
+            _ = parsed.load_reference
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "job-abc",
+        ":step-10",
+        "job-abc:",
+        "job\\abc:step",
+        "job-abc:step\\10",
+        "gs://",
+        "gs:///abs",
+        "gs://bucket//x",
+        "gs://bucket/../x",
+        "ftp://host/x",
+        "job/abc:step-10",
+        "job-abc:step/10",
+        None,
+    ],
+)
+def test_init_from_checkpoint_rejected(bad: object) -> None:
+    with pytest.raises(InvalidReferenceError):
+        parse_init_from_checkpoint(bad)
+
+
+@given(st.text(max_size=60))
+def test_init_from_checkpoint_property(text: str) -> None:
+    try:
+        parsed = parse_init_from_checkpoint(text)
+    except InvalidReferenceError:
+        return
+    assert (parsed.uri is None) == (parsed.job_id is not None)
