@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -80,6 +81,19 @@ def surely_not_acted(exc: BaseException) -> bool:
     return False
 
 
+def _exponential_jitter(attempt: int, initial_s: float, max_s: float, jitter_s: float) -> float:
+    """``initial_s * 2**(attempt-1)`` plus up to ``jitter_s`` of jitter, capped at ``max_s``.
+
+    Written out rather than ``tenacity.wait_exponential_jitter``, whose ``initial`` argument
+    is deprecated in tenacity 9 while its replacement does not exist in tenacity 8.
+    """
+    try:
+        backoff = initial_s * 2.0 ** (attempt - 1)
+    except OverflowError:
+        return max_s
+    return min(backoff + random.uniform(0, jitter_s), max_s)
+
+
 def _sleep_sync(seconds: float) -> None:
     time.sleep(seconds)
 
@@ -115,9 +129,9 @@ class RetryPolicy:
         return replace(self, retry_on=retry_on)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.initial_wait_s, max=self.max_wait_s, jitter=self.initial_wait_s
-        )(state)
+        backoff = _exponential_jitter(
+            state.attempt_number, self.initial_wait_s, self.max_wait_s, self.initial_wait_s
+        )
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, APIStatusError) and exc.retry_after is not None:

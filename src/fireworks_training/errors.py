@@ -18,6 +18,7 @@ Runtime failures::
     ├── OperationError                a long-running operation finished with an error
     ├── OperationTimeoutError         waiting for an operation ran out (also a TimeoutError)
     ├── RequestFailedError            a trainer future finished with an error
+    ├── AccountResolutionError        the API key's account could not be determined
     └── CheckpointNotFoundError       nothing on the server matches what was asked for
 
 Bad input, raised before any request is sent::
@@ -37,6 +38,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AccountResolutionError",
     "AuthenticationError",
     "BadRequestError",
     "CheckpointNotFoundError",
@@ -164,6 +166,10 @@ class RequestFailedError(FireworksError):
         super().__init__(message)
         self.category = category
         self.request_id = request_id
+
+
+class AccountResolutionError(FireworksError):
+    """The API key does not map to exactly one account; pass ``account_id=``."""
 
 
 class CheckpointNotFoundError(FireworksError):

@@ -1,0 +1,230 @@
+"""Promotion rules shared by both clients, no I/O: arguments, request, retry decisions.
+
+PROTOCOL.md §1.3 and DOMAIN.md §5. The preferred call passes the 4-segment ``name`` from
+``list_checkpoints``; the legacy ``(job_id, checkpoint_id, ...)`` form still works with a
+``DeprecationWarning``. ``:promote`` is retried only when the server surely did not act,
+plus once after an ambiguous failure, whose 409 may be our own first attempt's model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .._retry import is_retryable, surely_not_acted
+from ..checkpoints.names import (
+    CheckpointName,
+    ModelName,
+    TrainerJobName,
+    require_output_model_id,
+)
+from ..checkpoints.types import Model
+from ..errors import APIStatusError, InvalidArgumentError
+from ._control_plane import PROBE_ACCOUNT, Request, split_job
+
+__all__ = [
+    "LEGACY_FORM_MESSAGE",
+    "HOT_LOAD_MESSAGE",
+    "PromoteAttempts",
+    "Promotion",
+    "PromotionPlan",
+    "plan_promotion",
+    "same_checkpoint",
+]
+
+LEGACY_FORM_MESSAGE = (
+    "{method}(job_id, checkpoint_id, ...) is deprecated and will be removed in 1.0; pass the "
+    "4-segment name from list_checkpoints: "
+    "{method}(name=row['name'], output_model_id=..., base_model=...)"
+)
+HOT_LOAD_MESSAGE = (
+    "{method}(hot_load_deployment_id=...) is deprecated and will be removed in 1.0; omit it "
+    "unless the deployment predates stored bucket URLs"
+)
+# A model created this long before our first attempt cannot be that attempt's result.
+_CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A promotion ready to send: every part known and validated."""
+
+    checkpoint: CheckpointName
+    output_model_id: str
+    base_model: str
+    hot_load_deployment_id: str | None = None
+
+    @property
+    def output_model(self) -> ModelName:
+        """The model the promotion creates."""
+        return ModelName(self.checkpoint.account, self.output_model_id)
+
+    def request(self, *, async_promotion: bool) -> Request:
+        """``POST /v1/accounts/{a}/checkpoints/{id}:promote`` with its snake_case body."""
+        account = self.checkpoint.account
+        body: dict[str, Any] = {
+            "output_model": str(self.output_model),
+            "trainer_job_id": str(self.checkpoint.parent),
+            "base_model": self.base_model,
+        }
+        if self.hot_load_deployment_id is not None:
+            body["hot_load_deployment_id"] = _deployment_name(account, self.hot_load_deployment_id)
+        if async_promotion:
+            body["async_promotion"] = True
+        path = f"/v1/accounts/{account}/checkpoints/{self.checkpoint.checkpoint_id}:promote"
+        return Request("POST", path, json=body)
+
+
+def _deployment_name(account: str, deployment: str) -> str:
+    if deployment.startswith("accounts/"):
+        return deployment
+    return f"accounts/{account}/deployments/{deployment}"
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """Validated arguments; the account (legacy form) and base model may still be unknown."""
+
+    account: str | None
+    job_id: str
+    checkpoint_id: str
+    output_model_id: str
+    base_model: str | None
+    hot_load_deployment_id: str | None
+
+    def resolve(self, account: str, base_model: str) -> Promotion:
+        """The promotion once the account and base model are known."""
+        checkpoint = CheckpointName(self.account or account, self.job_id, self.checkpoint_id)
+        return Promotion(checkpoint, self.output_model_id, base_model, self.hot_load_deployment_id)
+
+
+def plan_promotion(
+    method: str,
+    job_id: object,
+    checkpoint_id: object,
+    output_model_id: object,
+    base_model: object,
+    name: object,
+    hot_load_deployment_id: object,
+) -> PromotionPlan:
+    """Validate a promotion call; warn (at the public method's caller) about legacy usage.
+
+    Called directly from the public method, so ``stacklevel=3`` names the caller's line.
+    """
+    model_id = _require_model_id(output_model_id)
+    base = _optional_text(base_model, "base_model")
+    hot_load = _optional_text(hot_load_deployment_id, "hot_load_deployment_id")
+    account: str | None
+    if name is not None:
+        account, job, checkpoint = _from_name(name, job_id, checkpoint_id)
+    else:
+        account, job, checkpoint = _from_ids(job_id, checkpoint_id)
+        warnings.warn(LEGACY_FORM_MESSAGE.format(method=method), DeprecationWarning, stacklevel=3)
+    if hot_load is not None:
+        warnings.warn(HOT_LOAD_MESSAGE.format(method=method), DeprecationWarning, stacklevel=3)
+    return PromotionPlan(account, job, checkpoint, model_id, base, hot_load)
+
+
+def _require_model_id(output_model_id: object) -> str:
+    if output_model_id is None:
+        raise InvalidArgumentError("output_model_id is required")
+    return require_output_model_id(output_model_id)
+
+
+def _optional_text(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{what} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _from_name(name: object, job_id: object, checkpoint_id: object) -> tuple[str, str, str]:
+    if not isinstance(name, CheckpointName | str):
+        raise InvalidArgumentError(
+            f"name must be a checkpoint name string or CheckpointName, got {type(name).__name__}"
+        )
+    parsed = CheckpointName.parse(name)
+    if checkpoint_id is not None:
+        raise InvalidArgumentError(
+            "pass either name= or checkpoint_id=, not both (name already names the checkpoint)"
+        )
+    if job_id is not None and job_id != parsed.job_id:
+        raise InvalidArgumentError(f"job_id {job_id!r} does not match name {str(parsed)!r}")
+    return parsed.account, parsed.job_id, parsed.checkpoint_id
+
+
+def _from_ids(job_id: object, checkpoint_id: object) -> tuple[str | None, str, str]:
+    if job_id is None or checkpoint_id is None:
+        raise InvalidArgumentError(
+            "pass name= (the 4-segment name from list_checkpoints), "
+            "or job_id and checkpoint_id (deprecated)"
+        )
+    if not isinstance(checkpoint_id, str):
+        raise InvalidArgumentError(
+            f"checkpoint_id must be a string, got {type(checkpoint_id).__name__}"
+        )
+    if not isinstance(job_id, str | TrainerJobName):
+        raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
+    account, job = split_job(job_id)
+    CheckpointName(account or PROBE_ACCOUNT, job, checkpoint_id)  # validates checkpoint_id
+    return account, job, checkpoint_id
+
+
+@dataclass
+class PromoteAttempts:
+    """What one ``promote_checkpoint`` call has seen so far; decides each retry."""
+
+    async_promotion: bool = True
+    ambiguous_seen: bool = False
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def should_retry(self, exc: BaseException) -> bool:
+        """Retry when the server surely did not act; once more after an ambiguous failure."""
+        if surely_not_acted(exc):
+            return True
+        if is_retryable(exc) and not self.ambiguous_seen:
+            self.ambiguous_seen = True
+            return True
+        return False
+
+    def drop_async_promotion(self, exc: APIStatusError) -> bool:
+        """True (once) when an older server rejected the ``async_promotion`` opt-in."""
+        text = f"{exc.message} {exc.body}".lower()
+        mentioned = "async_promotion" in text or "asyncpromotion" in text
+        if exc.status_code == 400 and self.async_promotion and mentioned:
+            self.async_promotion = False
+            return True
+        return False
+
+
+def same_checkpoint(model: Model, promotion: Promotion, started: datetime) -> bool:
+    """Whether ``model`` came from ``promotion``'s checkpoint (recovering an ambiguous retry).
+
+    ``sourceCheckpoint`` decides when present. Otherwise: any field naming the checkpoint,
+    else a model created after our first attempt began (within clock skew) whose LoRA base,
+    if any, is ours.
+    """
+    wanted = str(promotion.checkpoint)
+    source = model.get("sourceCheckpoint")
+    if isinstance(source, str):
+        return source == wanted
+    if _mentions(model.to_wire(), wanted):
+        return True
+    created = model.create_time
+    if created is None or created < started - _CLOCK_SKEW:
+        return False
+    lora_base = model.peft_details.base_model if model.peft_details else None
+    return lora_base is None or lora_base == promotion.base_model
+
+
+def _mentions(value: Any, text: str) -> bool:
+    if isinstance(value, str):
+        return value == text
+    if isinstance(value, dict):
+        return any(_mentions(v, text) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, text) for v in value)
+    return False

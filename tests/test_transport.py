@@ -1,0 +1,191 @@
+"""Request building, auth resolution and error mapping (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from fireworks_training._transport import (
+    USER_AGENT,
+    build_headers,
+    connection_error,
+    error_from_response,
+    raise_for_status,
+    redact,
+    resolve_api_key,
+    resolve_base_url,
+)
+from fireworks_training.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    GoneError,
+    InternalServerError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+
+SECRET = "fw-secret-key-0123456789"
+REQUEST = httpx.Request("GET", "https://fw.test/v1/accounts/a/models/m?x=1")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FIREWORKS_API_KEY", raising=False)
+    monkeypatch.delenv("FIREWORKS_BASE_URL", raising=False)
+
+
+def test_api_key_given_env_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_api_key(" k ") == "k"
+    with pytest.raises(InvalidArgumentError, match="FIREWORKS_API_KEY"):
+        resolve_api_key(None)
+    with pytest.raises(InvalidArgumentError):
+        resolve_api_key("  ")
+    monkeypatch.setenv("FIREWORKS_API_KEY", "from-env")
+    assert resolve_api_key(None) == "from-env"
+
+
+def test_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_base_url(None) == "https://api.fireworks.ai"
+    assert resolve_base_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+    monkeypatch.setenv("FIREWORKS_BASE_URL", "https://env.test")
+    assert resolve_base_url(None) == "https://env.test"
+    for bad in ("ftp://x", "not a url", "https://"):
+        with pytest.raises(InvalidArgumentError, match="base_url"):
+            resolve_base_url(bad)
+
+
+def test_headers() -> None:
+    headers = build_headers(SECRET, additional_headers={"X-Trace": "t"})
+    assert headers == {
+        "X-Api-Key": SECRET,
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        "X-Trace": "t",
+    }
+    assert USER_AGENT.startswith("fireworks-training/")
+    assert build_headers(SECRET, key_header="X-API-Key")["X-API-Key"] == SECRET
+
+
+def test_redact() -> None:
+    assert redact(f"a {SECRET} b {SECRET}", SECRET) == "a *** b ***"
+    assert redact("text", "") == "text"
+
+
+def reply(status: int, body: Any = None, text: str | None = None, **headers: str) -> httpx.Response:
+    if text is not None:
+        return httpx.Response(status, text=text, headers=headers, request=REQUEST)
+    return httpx.Response(status, json=body, headers=headers, request=REQUEST)
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (410, GoneError),
+        (429, RateLimitError),
+        (500, InternalServerError),
+        (502, InternalServerError),
+        (503, InternalServerError),
+        (418, APIStatusError),
+    ],
+)
+def test_status_to_class(code: int, cls: type[APIStatusError]) -> None:
+    error = error_from_response(reply(code, {"error": {"code": code, "message": "no"}}))
+    assert type(error) is cls
+    assert str(error) == f"{code} GET /v1/accounts/a/models/m: no"
+    assert (error.status_code, error.method, error.path) == (code, "GET", "/v1/accounts/a/models/m")
+
+
+ERROR_INFO = {
+    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+    "reason": "CHECKPOINT_NOT_PROMOTABLE",
+    "metadata": {},
+}
+
+
+REASON = "CHECKPOINT_NOT_PROMOTABLE"
+
+
+@pytest.mark.parametrize(
+    ("response", "message", "reason"),
+    [
+        (reply(400, {"error": {"message": "bad", "details": [ERROR_INFO]}}), "bad", REASON),
+        (reply(400, {"code": 400, "message": "google", "details": [ERROR_INFO]}), "google", REASON),
+        (
+            reply(400, {"error": {"message": "no info", "details": [{"@type": "x"}]}}),
+            "no info",
+            None,
+        ),
+        (reply(400, {"error": "plain string"}), "plain string", None),
+        (reply(502, text="<html>Bad Gateway</html>\nmore"), "<html>Bad Gateway</html>", None),
+        (reply(503, text=""), "Service Unavailable", None),
+        (reply(500, [1, 2]), "[1,2]", None),
+    ],
+    ids=["wrapped", "google", "other-detail", "string", "html", "empty", "json-list"],
+)
+def test_error_bodies(response: httpx.Response, message: str, reason: str | None) -> None:
+    error = error_from_response(response)
+    assert str(error) == f"{response.status_code} GET /v1/accounts/a/models/m: {message}"
+    assert error.reason == reason
+
+
+def test_error_metadata() -> None:
+    response = reply(
+        429, {"error": {"message": "slow"}}, **{"x-request-id": "r1", "Retry-After": "7"}
+    )
+    error = error_from_response(response)
+    assert (error.request_id, error.retry_after) == ("r1", 7.0)
+    assert error.body == {"error": {"message": "slow"}}
+
+
+def test_secret_redacted_from_error_text() -> None:
+    error = error_from_response(
+        reply(401, {"error": {"message": f"bad key {SECRET}"}}), secret=SECRET
+    )
+    assert SECRET not in str(error)
+    assert "***" in str(error)
+
+
+def test_raise_for_status() -> None:
+    raise_for_status(reply(200, {}))
+    with pytest.raises(NotFoundError):
+        raise_for_status(reply(404, {}))
+
+
+@pytest.mark.parametrize(
+    ("exc", "cls", "sent"),
+    [
+        (httpx.ConnectError("refused", request=REQUEST), APIConnectionError, False),
+        (httpx.ConnectTimeout("slow dns", request=REQUEST), APITimeoutError, False),
+        (httpx.PoolTimeout("pool", request=REQUEST), APITimeoutError, False),
+        (httpx.ReadTimeout("read", request=REQUEST), APITimeoutError, True),
+        (httpx.WriteTimeout("write", request=REQUEST), APITimeoutError, True),
+        (httpx.RemoteProtocolError("dropped", request=REQUEST), APIConnectionError, True),
+        (httpx.ReadError("reset", request=REQUEST), APIConnectionError, True),
+        (httpx.ConnectError("no request attached"), APIConnectionError, False),
+    ],
+)
+def test_connection_errors(exc: httpx.TransportError, cls: type[Exception], sent: bool) -> None:
+    error = connection_error(exc)
+    assert type(error) is cls
+    assert isinstance(error, APIConnectionError)
+    assert error.request_sent is sent
+    assert isinstance(error, TimeoutError) is (cls is APITimeoutError)
+
+
+def test_connection_error_redacts() -> None:
+    error = connection_error(httpx.ConnectError(f"boom {SECRET}", request=REQUEST), secret=SECRET)
+    assert SECRET not in str(error)
+    assert str(error) == "connection failed: GET /v1/accounts/a/models/m: boom ***"
