@@ -1,0 +1,36 @@
+"""Fixtures: a fresh emulator per test and plain httpx clients for both planes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fireworks_training.emulator import Emulator
+
+from .kit import Trainer
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(tmp_path / "state", long_poll_seconds=0.5) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def http(emu: Emulator) -> Iterator[httpx.Client]:
+    headers = {"X-Api-Key": emu.api_key}
+    with httpx.Client(base_url=emu.base_url, headers=headers, timeout=10.0) as client:
+        yield client
+
+
+@pytest.fixture
+def job(emu: Emulator) -> str:
+    return emu.create_trainer_job(job_id="job-full")
+
+
+@pytest.fixture
+def trainer(emu: Emulator, http: httpx.Client, job: str) -> Trainer:
+    return Trainer.start(http, emu.trainer_url(job), emu.account_id)

@@ -1,0 +1,165 @@
+"""A tiny trainer-API driver over plain httpx, for the emulator's own tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
+TEXT = b"the quick brown fox jumps over the lazy dog"
+
+
+def datum(text: bytes = TEXT, weights: list[float] | None = None) -> dict[str, Any]:
+    """A tinker JSON Datum predicting each next byte of ``text``."""
+    tokens = list(text)
+    n = len(tokens) - 1
+    inputs: dict[str, Any] = {
+        "target_tokens": {"data": tokens[1:], "dtype": "int64", "shape": [n]},
+    }
+    if weights is not None:
+        inputs["weights"] = {"data": weights, "dtype": "float32", "shape": [n]}
+    return {
+        "model_input": {"chunks": [{"type": "encoded_text", "tokens": tokens[:-1]}]},
+        "loss_fn_inputs": inputs,
+    }
+
+
+@dataclass
+class Trainer:
+    """One session and model on a trainer; numbers ops like a training client."""
+
+    http: httpx.Client
+    url: str
+    account: str
+    session_id: str = ""
+    model_id: str = ""
+    seq: int = 0
+
+    @classmethod
+    def start(
+        cls, http: httpx.Client, url: str, account: str, lora_rank: int = 0, base: str = BASE_MODEL
+    ) -> Trainer:
+        trainer = cls(http, url, account)
+        trainer.attach(lora_rank, base)
+        return trainer
+
+    def api(self, op: str) -> str:
+        return f"{self.url}/api/v1/{op}"
+
+    def attach(self, lora_rank: int = 0, base: str = BASE_MODEL) -> dict[str, Any]:
+        """create_session + create_model, as a fresh training client does."""
+        session = self.http.post(
+            self.api("create_session"),
+            json={
+                "tags": [],
+                "user_metadata": None,
+                "sdk_version": "test",
+                "type": "create_session",
+            },
+        )
+        session.raise_for_status()
+        self.session_id = session.json()["session_id"]
+        body: dict[str, Any] = {
+            "session_id": self.session_id,
+            "model_seq_id": 0,
+            "base_model": base,
+            "type": "create_model",
+        }
+        if lora_rank:
+            body["lora_config"] = {"rank": lora_rank}
+        submitted = self.http.post(self.api("create_model"), json=body)
+        submitted.raise_for_status()
+        result = self.wait(submitted.json()["request_id"])
+        if "model_id" in result:
+            self.model_id = result["model_id"]
+            self.seq = 0
+        return result
+
+    def submit(self, op: str, body: dict[str, Any], seq: int | None = None) -> str:
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        payload = {"model_id": self.model_id, "seq_id": seq, "type": op, **body}
+        response = self.http.post(self.api(op), json=payload)
+        response.raise_for_status()
+        submitted = response.json()
+        assert submitted["model_id"] == self.model_id
+        return str(submitted["request_id"])
+
+    def poll(self, request_id: str) -> httpx.Response:
+        return self.http.post(
+            self.api("retrieve_future"),
+            json={"request_id": request_id, "allow_metadata_only": False},
+        )
+
+    def wait(self, request_id: str) -> dict[str, Any]:
+        for _ in range(100):
+            response = self.poll(request_id)
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            if body.get("type") != "try_again":
+                return body
+        raise AssertionError("future never finished")
+
+    def run(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.wait(self.submit(op, body))
+
+    def forward_backward(self, *data: dict[str, Any]) -> dict[str, Any]:
+        fb_input = {"data": list(data) or [datum()], "loss_fn": "cross_entropy"}
+        return self.run("forward_backward", {"forward_backward_input": fb_input})
+
+    def optim_step(self, lr: float = 1e-2) -> dict[str, Any]:
+        adam = {"learning_rate": lr, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8}
+        return self.run("optim_step", {"adam_params": adam})
+
+    def train_step(self, text: bytes = TEXT, lr: float = 1e-2) -> float:
+        loss = self.forward_backward(datum(text))["metrics"]["loss:sum"]
+        self.optim_step(lr)
+        return float(loss)
+
+    def save_state(self, name: str, ttl_seconds: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"path": name}
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        return self.run("save_weights", body)
+
+    def load_state(self, path: str, optimizer: bool) -> dict[str, Any]:
+        return self.run("load_weights", {"path": path, "optimizer": optimizer})
+
+    def save_sampler(self, name: str, checkpoint_type: str = "base") -> dict[str, Any]:
+        snapshot = f"{name}-{self.session_id}"
+        return self.run(
+            "save_weights_for_sampler", {"path": snapshot, "checkpoint_type": checkpoint_type}
+        )
+
+    def rows(self, job_id: str, page_size: int = 200) -> list[dict[str, Any]]:
+        """Every checkpoint row of a job, across pages."""
+        path = f"/v1/accounts/{self.account}/rlorTrainerJobs/{job_id}/checkpoints"
+        return list_all_rows(self.http, path, page_size)
+
+
+def list_all_rows(http: httpx.Client, path: str, page_size: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        params: dict[str, Any] = {"pageSize": page_size}
+        if token:
+            params["pageToken"] = token
+        response = http.get(path, params=params)
+        response.raise_for_status()
+        body = response.json()
+        rows.extend(body["checkpoints"])
+        token = body.get("nextPageToken")
+        if not token:
+            return rows
+
+
+def promote_body(account: str, job_id: str, model_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "output_model": f"accounts/{account}/models/{model_id}",
+        "trainer_job_id": f"accounts/{account}/rlorTrainerJobs/{job_id}",
+        "base_model": BASE_MODEL,
+        **extra,
+    }

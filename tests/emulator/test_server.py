@@ -1,0 +1,148 @@
+"""The Python API, the request log, the pytest fixture, the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fireworks_training.emulator import Emulator
+from fireworks_training.emulator.command import add_arguments, run
+
+
+def test_addresses_and_identity(emu: Emulator) -> None:
+    assert emu.base_url.startswith("http://127.0.0.1:")
+    assert not emu.base_url.endswith(":0")
+    assert emu.api_key == "emulator-key"
+    assert emu.account_id == "emulator"
+    assert emu.trainer_url("j1") == f"{emu.base_url}/training/v1/rlorTrainerJobs/emulator/j1"
+
+
+def test_custom_key_and_account(tmp_path: Path) -> None:
+    with Emulator(api_key="k-1", account_id="acme") as emu:
+        response = httpx.get(f"{emu.base_url}/v1/accounts", headers={"X-Api-Key": "k-1"})
+        assert response.json()["accounts"][0]["name"] == "accounts/acme"
+        job = emu.create_trainer_job()
+        assert emu.trainer_url(job).endswith(f"/rlorTrainerJobs/acme/{job}")
+
+
+def test_temporary_state_dir_is_removed_on_close() -> None:
+    emu = Emulator().start()
+    state = emu.state_dir
+    assert state.exists()
+    emu.close()
+    assert not state.exists()
+
+
+def test_request_log_records_and_redacts_in_repr(emu: Emulator, http: httpx.Client) -> None:
+    emu.request_log.clear()
+    http.post(
+        "/v1/accounts/emulator/rlorTrainerJobs", params={"rlorTrainerJobId": "j"}, json={"x": 1}
+    )
+    (entry,) = emu.request_log
+    method, path, body, headers = entry
+    assert (method, body) == ("POST", {"x": 1})
+    assert path == "/v1/accounts/emulator/rlorTrainerJobs?rlorTrainerJobId=j"
+    assert entry.route == "/v1/accounts/emulator/rlorTrainerJobs"
+    assert headers["x-api-key"] == emu.api_key
+    assert emu.api_key not in repr(entry)
+
+
+def test_the_packaged_fixture(fireworks_emulator: Emulator) -> None:
+    headers = {"X-Api-Key": fireworks_emulator.api_key}
+    assert httpx.get(f"{fireworks_emulator.base_url}/v1/accounts", headers=headers).is_success
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_switches_faults_on_a_running_emulator(
+    emu: Emulator, http: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ("--api-key", emu.api_key, "faults", "--url", emu.base_url)
+    assert (
+        run(
+            _parse(
+                *common,
+                "add",
+                "--route",
+                "/v1/accounts",
+                "--script",
+                "503,ok",
+                "--retry-after",
+                "2",
+            )
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["script"] == [503, None]
+    assert http.get("/v1/accounts").status_code == 503
+    assert run(_parse(*common, "list")) == 0
+    assert json.loads(capsys.readouterr().out)["stats"]["503"] == 1
+    assert run(_parse(*common, "clear")) == 0
+    job = emu.create_trainer_job()
+    assert run(_parse(*common, "preempt", job)) == 0
+    assert emu.job_state(job) == "JOB_STATE_FAILED"
+    assert run(_parse(*common, "promotion", "--mode", "async", "--seconds", "2")) == 0
+    capsys.readouterr()
+
+
+def test_cli_reports_a_wrong_key_and_an_unreachable_emulator(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(_parse("faults", "--url", emu.base_url, "--api-key", "wrong", "list")) == 1
+    assert "401" in capsys.readouterr().err
+    assert run(_parse("faults", "--url", "http://127.0.0.1:9", "list")) == 2
+
+
+def test_python_dash_m_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fireworks_training.emulator", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "--state-dir" in result.stdout
+    assert "faults" in result.stdout
+
+
+def test_the_command_serves_until_terminated(tmp_path: Path) -> None:
+    secret = "secret-key-123"
+    command = [sys.executable, "-m", "fireworks_training.emulator", "--port", "0"]
+    command += ["--state-dir", str(tmp_path / "state"), "--api-key", secret]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline()
+            url = banner.split(" on ", 1)[1].strip()
+            headers = {"X-Api-Key": secret}
+            response = httpx.get(f"{url}/v1/accounts", headers=headers, timeout=10)
+            assert response.json()["accounts"][0]["name"] == "accounts/emulator"
+            body = {"trainingConfig": {"baseModel": "accounts/fireworks/models/tiny-bigram"}}
+            created = httpx.post(
+                f"{url}/v1/accounts/emulator/rlorTrainerJobs", json=body, headers=headers
+            )
+            assert created.is_success
+        finally:
+            proc.terminate()
+            out, err = proc.communicate(timeout=30)
+    assert secret not in banner + out + err
+    assert (tmp_path / "state" / "control.json").exists()
+
+
+def test_create_trainer_job_is_idempotent_by_id(emu: Emulator) -> None:
+    assert emu.create_trainer_job(job_id="same") == "same"
+    assert emu.create_trainer_job(job_id="same") == "same"
+    with pytest.raises(ValueError, match="lora_rank=0"):
+        emu.create_trainer_job(job_id="same", lora_rank=4)
