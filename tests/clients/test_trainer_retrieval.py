@@ -1,0 +1,292 @@
+"""Submit retries and every retrieval branch of PROTOCOL.md §2.1."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import tinker
+
+from fireworks_training._retry import RetryPolicy
+from fireworks_training.clients._trainer_engine import PollTuning
+from fireworks_training.clients.trainer import FiretitanTrainingClient
+from fireworks_training.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    GoneError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestFailedError,
+)
+
+from .trainer_fakes import KEY, MODEL, TRAINER, FakeTrainer, fake, policy, reply, slept, trainer
+
+__all__ = ["fake", "policy", "slept", "trainer"]  # fixtures
+
+
+def connect_error() -> httpx.ConnectError:
+    return httpx.ConnectError("connection refused")
+
+
+def read_timeout() -> httpx.ReadTimeout:
+    return httpx.ReadTimeout("read timed out")
+
+
+# Retrieval ------------------------------------------------------------------------------
+
+
+def test_try_again_repolls_at_once(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    fake.retrieve_script.extend(["try_again", "try_again"])
+    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert fake.retrieves == ["req-1"] * 3
+    assert slept == []
+
+
+@pytest.mark.parametrize("status", [408, 500, 502, 503, 504])
+def test_408_and_5xx_repoll_at_once(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float], status: int
+) -> None:
+    fake.retrieve_script.extend([reply(status), reply(status), "try_again", reply(status)])
+    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert len(fake.retrieves) == 5
+    assert slept == []
+
+
+def test_a_failing_server_is_not_hammered(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    fake.retrieve_script.extend([reply(503)] * 6)
+    trainer.save_state("s").result()
+    assert len(slept) == 3  # the first three answers are re-polled at once
+    assert all(s > 0 for s in slept)
+
+
+def test_429_backs_off_honouring_retry_after(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    fake.retrieve_script.extend([reply(429, {}, **{"Retry-After": "3"}), reply(429)])
+    trainer.save_state("s").result()
+    assert slept[0] == 3.0
+    assert len(slept) == 2
+    assert 0 < slept[1] <= 10
+
+
+def test_connection_errors_back_off_then_recover(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    fake.retrieve_script.extend([connect_error(), connect_error()])
+    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert len(slept) == 2
+    assert all(s > 0 for s in slept)
+
+
+def test_read_timeout_of_a_long_poll_repolls_at_once(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    fake.retrieve_script.append(read_timeout())
+    trainer.save_state("s").result()
+    assert slept == []
+
+
+def test_connection_failures_give_up_after_the_budget(
+    fake: FakeTrainer, policy: RetryPolicy
+) -> None:
+    tuning = PollTuning(max_connection_failures=2)
+    fake.retrieve_script.extend([connect_error()] * 3)
+    with (
+        FiretitanTrainingClient(
+            TRAINER, MODEL, api_key=KEY, retry_policy=policy, poll_tuning=tuning
+        ) as client,
+        pytest.raises(APIConnectionError, match="connection failed"),
+    ):
+        client.save_state("s").result()
+
+
+def test_410_is_an_expired_future(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
+    fake.retrieve_script.append(reply(410, {"error": {"code": 410, "message": "expired"}}))
+    with pytest.raises(GoneError, match=r"410 POST .*/api/v1/retrieve_future: expired") as caught:
+        trainer.save_state("s").result()
+    assert caught.value.status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+    ],
+)
+def test_other_4xx_is_fatal(
+    trainer: FiretitanTrainingClient,
+    fake: FakeTrainer,
+    slept: list[float],
+    status: int,
+    error: type[Exception],
+) -> None:
+    body = {"error": {"code": status, "message": f"bad key {KEY}"}}
+    fake.retrieve_script.append(reply(status, body))
+    with pytest.raises(error) as caught:
+        trainer.optim_step(tinker.types.AdamParams()).result()
+    assert KEY not in str(caught.value)
+    assert len(fake.retrieves) == 1
+    assert slept == []
+
+
+@pytest.mark.parametrize("category", ["user", "server", "unknown", "User"])
+def test_error_body_is_request_failed(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, category: str
+) -> None:
+    fake.retrieve_script.append(reply(body={"error": "shape mismatch", "category": category}))
+    with pytest.raises(RequestFailedError, match="shape mismatch") as caught:
+        trainer.load_state("step-1").result()
+    assert caught.value.category == category.lower()
+    assert caught.value.request_id == "req-1"
+
+
+def test_a_failed_op_does_not_stop_later_ones(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    fake.retrieve_script.append(reply(body={"error": "not found", "category": "user"}))
+    first = trainer.load_state("missing")
+    second = trainer.save_state("s")
+    with pytest.raises(RequestFailedError):
+        first.result()
+    assert second.result() == "cross_job://job-abc/s"
+
+
+def test_save_state_without_path_fails(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
+    fake.retrieve_script.append(reply(body={"type": "save_weights"}))
+    with pytest.raises(RequestFailedError, match="no path"):
+        trainer.save_state("s").result()
+
+
+# Submits --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [connect_error, read_timeout, lambda: reply(408), lambda: reply(409), lambda: reply(429)]
+    + [lambda s=s: reply(s) for s in (500, 502, 503, 504)],
+)
+def test_submit_retried_with_the_same_seq_id(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float], failure: object
+) -> None:
+    assert callable(failure)
+    fake.submit_script.extend([failure(), failure()])
+    trainer.optim_step(tinker.types.AdamParams())  # seq 1
+    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    bodies = fake.ops()
+    assert [b["seq_id"] for b in bodies] == [1, 1, 1, 2]
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert len(slept) == 2
+
+
+def test_submit_gives_up_after_max_retries(fake: FakeTrainer, policy: RetryPolicy) -> None:
+    fake.submit_script.extend([reply(503)] * 3)
+    few = RetryPolicy(max_retries=2, async_sleep=policy.async_sleep)
+    with (
+        FiretitanTrainingClient(TRAINER, MODEL, api_key=KEY, retry_policy=few) as client,
+        pytest.raises(InternalServerError, match="503 POST") as caught,
+    ):
+        client.save_state("s").result()
+    assert caught.value.status_code == 503
+    assert len(fake.submits) == 3
+
+
+def test_fatal_submit_fails_later_ops_instead_of_hanging(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    fake.submit_script.append(reply(400, {"error": {"code": 400, "message": "bad op"}}))
+    first = trainer.save_state("s")
+    second = trainer.save_state("t")
+    with pytest.raises(BadRequestError, match="bad op"):
+        first.result()
+    with pytest.raises(RequestFailedError, match=r"seq_id 2.* not submitted"):
+        second.result()
+    assert len(fake.submits) == 1
+
+
+def test_submit_answer_without_request_id(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    fake.submit_script.append(reply(body={"model_id": MODEL}))
+    with pytest.raises(RequestFailedError, match="no request_id"):
+        trainer.save_state("s").result()
+
+
+# Waiting, cancelling, closing ------------------------------------------------------------
+
+
+@pytest.fixture
+def held(fake: FakeTrainer, trainer: FiretitanTrainingClient) -> Iterator[asyncio.Event]:
+    """Retrieves wait on this event (set it through ``release``)."""
+    fake.hold = asyncio.Event()
+    return fake.hold
+
+
+def release(trainer: FiretitanTrainingClient, event: asyncio.Event) -> None:
+    trainer._conn.runner.call_soon(event.set)
+
+
+def test_save_state_timeout_raises_and_the_save_goes_on(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, held: asyncio.Event
+) -> None:
+    with pytest.raises(TimeoutError, match="save_weights"):
+        trainer.save_state("s", timeout=0.01)
+    assert fake.ops("save_weights")[0]["path"] == "s"
+    release(trainer, held)
+    assert trainer.save_state("t", timeout=5).result() == "cross_job://job-abc/t"
+
+
+def test_cancelling_a_future_stops_waiting_only(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, held: asyncio.Event
+) -> None:
+    first = trainer.save_state("s")
+    assert first.future().cancel()
+    with pytest.raises(concurrent.futures.CancelledError):
+        first.result()
+    release(trainer, held)
+    assert trainer.save_state("t").result() == "cross_job://job-abc/t"
+    assert [b["seq_id"] for b in fake.ops()] == [1, 2]
+
+
+def test_close_cancels_unfinished_futures(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, held: asyncio.Event
+) -> None:
+    futures = [trainer.save_state(f"s{i}") for i in range(5)]
+    trainer.close()
+    assert all(f.future().cancelled() for f in futures)
+    with pytest.raises(RuntimeError, match="closed"):
+        trainer.save_state("late")
+
+
+# Async access ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_await_and_result_async(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
+    a = trainer.save_state("a")
+    b = trainer.optim_step(tinker.types.AdamParams())
+    c = trainer.save_weights_for_sampler("c")
+    assert (await b).metrics == {"step": 2.0}
+    assert await a.result_async(timeout=5) == "cross_job://job-abc/a"
+    results = await asyncio.gather(c, trainer.save_state("d").coroutine())
+    assert results[1] == "cross_job://job-abc/d"
+
+
+@pytest.mark.anyio
+async def test_await_raises_typed_errors(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    fake.retrieve_script.append(reply(410))
+    with pytest.raises(GoneError):
+        await trainer.save_state("s")
