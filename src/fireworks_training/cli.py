@@ -1,0 +1,178 @@
+"""The ``fireworks-training`` command.
+
+Exit codes: 0 success; 1 the service refused or failed; 2 bad input or usage (nothing was
+sent); 3 nothing matched (no such checkpoint); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._version import __version__
+from .errors import CheckpointNotFoundError, FireworksError, InvalidArgumentError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_INTERRUPTED = 130
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-key", help="API key (default: $FIREWORKS_API_KEY)")
+    parser.add_argument("--base-url", help="control plane URL (default: $FIREWORKS_BASE_URL)")
+    parser.add_argument("--account-id", help="account id (default: looked up with the key)")
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+
+
+def _checkpoints_parser(sub: Any) -> None:
+    ckpt = sub.add_parser("checkpoints", help="list and promote checkpoints of a trainer job")
+    actions = ckpt.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list checkpoints, newest first")
+    listing.add_argument("--job-id", required=True)
+    _connection_options(listing)
+    promote = actions.add_parser("promote", help="promote a checkpoint to a model")
+    promote.add_argument("--job-id", required=True)
+    which = promote.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint-name", help="exact or logical name (default: latest)")
+    which.add_argument("--step", type=int, help="the step to promote (default: latest)")
+    promote.add_argument("--checkpoints-jsonl", help="run ledger, for the base model")
+    promote.add_argument("--output-model-id", required=True)
+    promote.add_argument("--base-model", help="default: from the ledger or the trainer job")
+    promote.add_argument("--timeout", type=float, default=None, help="seconds to wait")
+    _connection_options(promote)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fireworks-training",
+        description="Save, list and promote Fireworks training checkpoints.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _checkpoints_parser(sub)
+    demo = sub.add_parser("demo", help="run the offline demo: train, crash, resume, promote")
+    demo.add_argument("--steps", type=int, default=30)
+    demo.add_argument("--save-interval", type=int, default=5)
+    demo.add_argument("--workdir", help="where the run writes (default: a temp folder)")
+    try:
+        from .emulator import command as emulator_command
+    except ImportError:  # the emulator extra is not installed
+        pass
+    else:
+        emulator_command.add_arguments(sub.add_parser("emulator", help="run the emulator"))
+    try:
+        from . import migrate
+    except ImportError:  # the migrate extra is not installed
+        pass
+    else:
+        migrate.add_arguments(sub.add_parser("migrate", help="rewrite legacy promote calls"))
+    return parser
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from .clients.fireworks import FireworksClient
+
+    return FireworksClient(args.api_key, args.base_url, account_id=args.account_id)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .checkpoints import newest_first
+
+    with _client(args) as client:
+        rows = newest_first(client.list_checkpoints(args.job_id))
+    if args.json:
+        print(json.dumps([row.to_wire() for row in rows], indent=2))
+        return EXIT_OK
+    from ._console import checkpoint_table, console
+
+    console().print(checkpoint_table(rows, title=f"checkpoints of {args.job_id}"))
+    return EXIT_OK
+
+
+def _ledger_base_model(path: str | None, checkpoint_id: str) -> str | None:
+    if path is None:
+        return None
+    from pathlib import Path
+
+    from .checkpoints.ledger import Ledger
+
+    jsonl = Path(path)
+    if not jsonl.is_file():
+        raise InvalidArgumentError(f"--checkpoints-jsonl {path!r} is not a file")
+    for record in Ledger(jsonl.parent).newest_first():
+        if record.base_model and checkpoint_id in (record.sampler_path, record.name):
+            return record.base_model
+    return None
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from .checkpoints import require_output_model_id
+    from .checkpoints.workflow import select_checkpoint
+
+    require_output_model_id(args.output_model_id)
+    with _client(args) as client:
+        rows = client.list_checkpoints(args.job_id)
+        row = select_checkpoint(
+            rows, job_id=args.job_id, step=args.step, checkpoint_name=args.checkpoint_name
+        )
+        base_model = args.base_model or _ledger_base_model(
+            args.checkpoints_jsonl, row.checkpoint_id
+        )
+        operation = client.begin_promote_checkpoint(
+            name=row.name, output_model_id=args.output_model_id, base_model=base_model
+        )
+        from ._console import console, wait_with_spinner
+
+        model = wait_with_spinner(operation, args.timeout, quiet=args.json)
+    if args.json:
+        print(json.dumps(model.to_wire(), indent=2))
+    else:
+        console().print(f"promoted {row.name} -> [bold]{model.name}[/] ({model.state})")
+    return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "checkpoints":
+        return _list(args) if args.action == "list" else _promote(args)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(steps=args.steps, save_interval=args.save_interval, workdir=args.workdir)
+    if args.command == "emulator":
+        from .emulator import command as emulator_command
+
+        return int(emulator_command.run(args))
+    if args.command == "migrate":
+        from . import migrate
+
+        return int(migrate.main_from_args(args))
+    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except InvalidArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CheckpointNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except FireworksError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
