@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest bench bench-smoke clean
+.PHONY: demo test lint types docs pytest bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,13 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict src
 
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -W error -q
 
-test: lint types pytest
+test: lint types docs pytest
 
 clean:
 	rm -rf $(VENV) build dist site .mypy_cache .ruff_cache
