@@ -9,7 +9,7 @@ import threading
 import pytest
 import tinker
 
-from fireworks_training.errors import RequestFailedError
+from fireworks_training.errors import APITimeoutError, RequestFailedError
 from fireworks_training.futures import TrainerFuture
 
 
@@ -85,3 +85,12 @@ async def test_await_raises_and_cancels() -> None:
     cancelled.future().cancel()
     with pytest.raises(asyncio.CancelledError):
         await cancelled
+
+
+def test_an_op_failing_with_a_timeout_error_is_not_reported_as_still_running() -> None:
+    future: TrainerFuture[str] = TrainerFuture("save_weights", seq_id=1)
+    future.future().set_exception(APITimeoutError("timed out: POST /x: read timeout"))
+    with pytest.raises(APITimeoutError, match="read timeout"):
+        future.result(timeout=5)
+    with pytest.raises(APITimeoutError, match="read timeout"):
+        asyncio.run(future.result_async(timeout=5))

@@ -40,6 +40,8 @@ class TrainerFuture(tinker.APIFuture[T]):
         try:
             return self._future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if self._future.done():
+                raise  # the op itself failed with a timeout error (e.g. APITimeoutError)
             raise TimeoutError(
                 f"{self.op} (seq_id {self.seq_id}) not finished after {timeout} s; "
                 "it goes on on the trainer"
@@ -60,6 +62,8 @@ class TrainerFuture(tinker.APIFuture[T]):
             async with asyncio.timeout(timeout):
                 return await waiter
         except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                raise  # the op itself failed with a timeout error (e.g. APITimeoutError)
             raise TimeoutError(
                 f"{self.op} (seq_id {self.seq_id}) not finished after {timeout} s; "
                 "it goes on on the trainer"

@@ -387,3 +387,13 @@ def test_max_retries_sets_the_retry_policy(fake: FakeTrainer) -> None:
     with FiretitanTrainingClient(TRAINER, MODEL, api_key=KEY, max_retries=1) as client:
         assert client._conn._submit_policy.max_retries == 1
         assert client._conn._read_policy.max_retries == 1
+
+
+def test_unsendable_data_fails_alone_and_leaves_the_client_usable(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="cannot be sent as JSON"):
+        trainer.optim_step(tinker.types.AdamParams(learning_rate=float("nan")))
+    assert fake.submits == []
+    assert trainer.save_state("step-1").result(timeout=10)
+    assert [body["seq_id"] for _, body in fake.submits] == [1]

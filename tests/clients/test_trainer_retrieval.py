@@ -290,3 +290,24 @@ async def test_await_raises_typed_errors(
     fake.retrieve_script.append(reply(410))
     with pytest.raises(GoneError):
         await trainer.save_state("s")
+
+
+def test_a_trainer_answering_only_5xx_is_given_up_on(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    budget = PollTuning().max_server_errors
+    fake.retrieve_script.extend([reply(503)] * (budget + 5))
+    with pytest.raises(InternalServerError):
+        trainer.save_state("s").result(timeout=30)
+    assert len(fake.retrieves) == budget + 1
+    assert len(slept) == budget - 3  # the first three re-polled at once, then backed off
+
+
+def test_long_polls_timing_out_forever_are_given_up_on(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    budget = PollTuning().max_read_timeouts
+    fake.retrieve_script.extend(read_timeout() for _ in range(budget + 5))
+    with pytest.raises(APIConnectionError):
+        trainer.save_state("s").result(timeout=30)
+    assert len(fake.retrieves) == budget + 1

@@ -30,22 +30,23 @@ __all__ = [
 ]
 
 # Account, job and model ids: no slashes, no dots, so a name never splits ambiguously.
+# Patterns end in \Z, not $: "$" would accept a trailing newline.
 _ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
-_ID_RE = re.compile(rf"^{_ID}$")
+_ID_RE = re.compile(rf"^{_ID}\Z")
 # Checkpoint names, at save and at load (PROTOCOL.md §2.4, "Ours").
 _CHECKPOINT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
-_CHECKPOINT_RE = re.compile(rf"^{_CHECKPOINT}$")
+_CHECKPOINT_RE = re.compile(rf"^{_CHECKPOINT}\Z")
 CHECKPOINT_NAME_RULE = (
     "1-128 characters of letters, digits, '-', '_', '.', starting with a letter or digit"
 )
 
-_SESSION_SUFFIX_RE = re.compile(r"-[0-9a-f]{8}$")
-_STEP_RE = re.compile(r"^step-(\d+)$")
+_SESSION_SUFFIX_RE = re.compile(r"-[0-9a-f]{8}\Z")
+_STEP_RE = re.compile(r"^step-(\d+)\Z")
 _OUTPUT_MODEL_ID_MAX = 63
 _OUTPUT_MODEL_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 CROSS_JOB_SCHEME = "cross_job://"
-_SERVERLESS_RE = re.compile(rf"^({_ID})/(run-[0-9a-f]{{32}})/({_CHECKPOINT})$")
+_SERVERLESS_RE = re.compile(rf"^({_ID})/(run-[0-9a-f]{{32}})/({_CHECKPOINT})\Z")
 _URI_SCHEMES = ("cross_job://", "gs://", "tinker://", "s3://", "https://")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from .._constants import DEFAULT_CONNECT_TIMEOUT_S, MAX_PAGE_SIZE
+from .._models import validate_list
 from .._retry import RetryPolicy
 from .._transport import build_headers, resolve_api_key, resolve_base_url
 from ..checkpoints.names import ModelName, TrainerJobName
@@ -49,7 +50,7 @@ logger = logging.getLogger("fireworks_training")
 
 # Any valid account id: checks the other segments of a name before the real account is known.
 PROBE_ACCOUNT = "probe"
-_OPERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+$")
+_OPERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+\Z")
 
 
 def _sleep_sync(seconds: float) -> None:
@@ -183,7 +184,8 @@ def parse_checkpoint_page(body: Mapping[str, Any]) -> Page[Checkpoint]:
     rows = body.get("checkpoints")
     if rows is None:
         rows = body.get("rlorTrainerJobCheckpoints")
-    items = [Checkpoint.model_validate(row) for row in rows or []]
+    # The reply was decoded for this call alone: its row dicts can be kept without a copy.
+    items = validate_list(Checkpoint, rows or [], copy=False)
     token = body.get("nextPageToken")
     return Page(items, token if isinstance(token, str) and token else None)
 

@@ -29,11 +29,12 @@ from .._constants import (
     FUTURE_POLL_TIMEOUT_S,
 )
 from .._retry import RetryPolicy, is_retryable
-from .._transport import build_headers, connection_error, error_from_response
+from .._transport import build_headers, connection_error, error_from_response, redact
 from ..errors import (
     APIConnectionError,
     APIStatusError,
     FireworksError,
+    InvalidArgumentError,
     RequestFailedError,
 )
 from ..futures import TrainerFuture
@@ -101,11 +102,17 @@ async def _cancel_all() -> None:
 
 @dataclass(frozen=True)
 class PollTuning:
-    """Retrieval knobs: long-poll read timeout, backoff cap, connection-failure budget."""
+    """Retrieval knobs: long-poll read timeout, backoff cap, budgets for failures in a row.
+
+    A trainer that answers only 408/5xx, or lets every long poll time out, is given up on
+    after the budget (minutes, with the backoff) instead of being polled forever.
+    """
 
     poll_timeout_s: float = FUTURE_POLL_TIMEOUT_S
     backoff_cap_s: float = FUTURE_BACKOFF_CAP_S
     max_connection_failures: int = MAX_POLL_CONNECTION_FAILURES
+    max_server_errors: int = 40
+    max_read_timeouts: int = 8
 
 
 class TrainerConnection:
@@ -201,7 +208,7 @@ class TrainerConnection:
     async def retrieve(self, request_id: str) -> dict[str, Any]:
         """Poll ``retrieve_future`` until the op is finished (PROTOCOL.md §2.1)."""
         body = {"request_id": request_id, "allow_metadata_only": False}
-        failures = quick = limited = 0
+        failures = quick = limited = timeouts = 0
         while True:
             try:
                 response = await self._send(
@@ -209,13 +216,16 @@ class TrainerConnection:
                 )
             except APIConnectionError as exc:
                 if isinstance(exc, TimeoutError) and exc.request_sent:
+                    timeouts += 1
+                    if timeouts > self._tuning.max_read_timeouts:
+                        raise
                     continue  # the long poll outlived our read timeout: ask again
                 failures += 1
                 if failures > self._tuning.max_connection_failures:
                     raise
                 await self._sleep(self._backoff(failures))
                 continue
-            failures = 0
+            failures = timeouts = 0
             status = response.status_code
             if status == 429:
                 limited += 1
@@ -224,6 +234,8 @@ class TrainerConnection:
                 continue
             if status == 408 or status >= 500:
                 quick += 1
+                if quick > self._tuning.max_server_errors:
+                    raise error_from_response(response, secret=self._key)
                 if quick > QUICK_REPOLLS:  # a broken server is not hammered
                     await self._sleep(self._backoff(quick - QUICK_REPOLLS))
                 continue
@@ -235,7 +247,7 @@ class TrainerConnection:
                 continue
             if "error" in reply:
                 raise RequestFailedError(
-                    str(reply["error"]),
+                    redact(str(reply["error"]), self._key),
                     category=str(reply.get("category") or "unknown").lower(),
                     request_id=request_id,
                 )
@@ -296,6 +308,12 @@ class OpSequencer:
         self, op: str, fields: Mapping[str, Any], parse: Callable[[dict[str, Any], str], T]
     ) -> TrainerFuture[T]:
         """Number the op now; it is submitted after every lower-numbered op."""
+        try:
+            # Checked here, before a seq_id is taken: an op that cannot be sent (NaN, an
+            # object JSON does not know) must not leave a hole in the sequence.
+            json.dumps(fields, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"{op}: the request cannot be sent as JSON: {exc}") from None
         with self._lock:
             if self._closed:
                 raise FireworksError("the training client is closed")
