@@ -138,3 +138,21 @@ def test_every_item_in_order_one_fetch_per_page(layout: list[list[int]]) -> None
 def test_page_defaults() -> None:
     page: Page[Any] = Page([])
     assert page.next_page_token is None
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_a_cycle_of_tokens_is_an_error(flavour: str) -> None:
+    following = {None: "A", "A": "B", "B": "A"}
+    asked: list[str | None] = []
+
+    def fetch(token: str | None) -> Page[int]:
+        asked.append(token)
+        return Page([len(asked)], following[token])
+
+    async def afetch(token: str | None) -> Page[int]:
+        return fetch(token)
+
+    pager = SyncPager(fetch) if flavour == "sync" else AsyncPager(afetch)
+    with pytest.raises(APIError, match="repeated page token 'A'"):
+        await drain(pager)
+    assert asked == [None, "A", "B"]

@@ -189,3 +189,13 @@ def test_connection_error_redacts() -> None:
     error = connection_error(httpx.ConnectError(f"boom {SECRET}", request=REQUEST), secret=SECRET)
     assert SECRET not in str(error)
     assert str(error) == "connection failed: GET /v1/accounts/a/models/m: boom ***"
+
+
+def test_the_key_is_masked_in_the_error_body() -> None:
+    request = httpx.Request("GET", "https://api.example/v1/x")
+    body = {"error": {"message": "bad key sk-SECRET", "details": [{"echo": ["sk-SECRET"]}]}}
+    response = httpx.Response(403, json=body, request=request)
+    error = error_from_response(response, secret="sk-SECRET")
+    assert "sk-SECRET" not in repr(error.body)
+    assert "sk-SECRET" not in str(error)
+    assert error.body["error"]["details"][0]["echo"] == ["***"]

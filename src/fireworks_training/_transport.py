@@ -73,6 +73,17 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
+def _redact_value(value: Any, secret: str) -> Any:
+    """``value`` (parsed JSON) with ``secret`` masked in every string."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, dict):
+        return {k: _redact_value(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, secret) for v in value]
+    return value
+
+
 def _error_parts(body: Any) -> tuple[str | None, str | None]:
     """(message, ErrorInfo reason) from a JSON error body of either style."""
     if not isinstance(body, dict):
@@ -114,7 +125,7 @@ def error_from_response(response: httpx.Response, *, secret: str = "") -> APISta
         path=path,
         request_id=response.headers.get("x-request-id"),
         reason=reason,
-        body=body,
+        body=_redact_value(body, secret),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 

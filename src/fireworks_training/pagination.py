@@ -26,12 +26,16 @@ class Page(Generic[T]):
     next_page_token: str | None = None
 
 
-def _next_token(page: Page[T], token: str | None) -> str | None:
-    """The token of the next request; None ends the listing."""
+def _next_token(page: Page[T], seen: set[str]) -> str | None:
+    """The token of the next request; None ends the listing.
+
+    A token seen before (A, B, A...) would make the listing go round forever.
+    """
     following = page.next_page_token or None
-    if following is not None and following == token:
-        # The server handed back the token it was given: following it would never end.
-        raise APIError(f"the server repeated page token {token!r}; stopping the listing")
+    if following is not None:
+        if following in seen:
+            raise APIError(f"the server repeated page token {following!r}; stopping the listing")
+        seen.add(following)
     return following
 
 
@@ -45,10 +49,11 @@ class SyncPager(Generic[T]):
     def pages(self) -> Iterator[Page[T]]:
         """Every page in server order, fetched one at a time."""
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = self._fetch_page(token)
             yield page
-            token = _next_token(page, token)
+            token = _next_token(page, seen)
             if token is None:
                 return
 
@@ -67,10 +72,11 @@ class AsyncPager(Generic[T]):
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Every page in server order, fetched one at a time."""
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = await self._fetch_page(token)
             yield page
-            token = _next_token(page, token)
+            token = _next_token(page, seen)
             if token is None:
                 return
 

@@ -473,13 +473,8 @@ async def test_ambiguous_failure_then_success(client: AnyClient, router: respx.M
     [
         model(sourceCheckpoint=CKPT_NAME),
         model(createTime="2020-01-01T00:00:00Z", importedFrom={"checkpoint": CKPT_NAME}),
-        model(createTime=datetime.now(UTC).isoformat()),
-        model(
-            createTime=datetime.now(UTC).isoformat(),
-            peftDetails={"baseModel": BASE_MODEL, "r": 8},
-        ),
     ],
-    ids=["sourceCheckpoint", "named-elsewhere", "created-just-now", "same-lora-base"],
+    ids=["sourceCheckpoint", "named-elsewhere"],
 )
 @pytest.mark.parametrize("failure", AMBIGUOUS[::4], ids=AMBIGUOUS_IDS[::4])
 async def test_conflict_after_ambiguous_failure_returns_our_model(
@@ -504,8 +499,21 @@ async def test_conflict_after_ambiguous_failure_returns_our_model(
             peftDetails={"baseModel": "accounts/x/models/other"},
         ),
         model(createTime=None),
+        # Created just now with our base: maybe another worker's; no evidence, no claim.
+        model(createTime=datetime.now(UTC).isoformat()),
+        model(
+            createTime=datetime.now(UTC).isoformat(),
+            peftDetails={"baseModel": BASE_MODEL, "r": 8},
+        ),
     ],
-    ids=["other-checkpoint", "created-yesterday", "other-lora-base", "no-evidence"],
+    ids=[
+        "other-checkpoint",
+        "created-yesterday",
+        "other-lora-base",
+        "no-evidence",
+        "created-just-now",
+        "same-lora-base",
+    ],
 )
 async def test_conflict_after_ambiguous_failure_from_elsewhere(
     client: AnyClient, router: respx.MockRouter, existing: dict[str, Any]
@@ -547,3 +555,19 @@ async def test_internal_error_class(client: AnyClient, router: respx.MockRouter)
     router.post(PROMOTE).mock(return_value=error(500, "boom"))
     with pytest.raises(InternalServerError, match=f"^500 POST {PROMOTE}: boom$"):
         await promote(client)
+
+
+async def test_a_400_that_echoes_the_request_keeps_async_promotion(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    echoed = {
+        "error": {
+            "code": 400,
+            "message": "base_model is not a model",
+            "details": [{"request": {"async_promotion": True}}],
+        }
+    }
+    route = router.post(PROMOTE).respond(400, json=echoed)
+    with pytest.raises(BadRequestError, match="base_model is not a model"):
+        await promote(client)
+    assert route.call_count == 1

@@ -9,8 +9,7 @@ plus once after an ambiguous failure, whose 409 may be our own first attempt's m
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from .._retry import is_retryable, surely_not_acted
@@ -44,7 +43,6 @@ HOT_LOAD_MESSAGE = (
     "unless the deployment predates stored bucket URLs"
 )
 # A model created this long before our first attempt cannot be that attempt's result.
-_CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -179,7 +177,6 @@ class PromoteAttempts:
 
     async_promotion: bool = True
     ambiguous_seen: bool = False
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def should_retry(self, exc: BaseException) -> bool:
         """Retry when the server surely did not act; once more after an ambiguous failure."""
@@ -192,7 +189,8 @@ class PromoteAttempts:
 
     def drop_async_promotion(self, exc: APIStatusError) -> bool:
         """True (once) when an older server rejected the ``async_promotion`` opt-in."""
-        text = f"{exc.message} {exc.body}".lower()
+        # The message only: a body echoing our request would always mention the field.
+        text = exc.message.lower()
         mentioned = "async_promotion" in text or "asyncpromotion" in text
         if exc.status_code == 400 and self.async_promotion and mentioned:
             self.async_promotion = False
@@ -200,24 +198,18 @@ class PromoteAttempts:
         return False
 
 
-def same_checkpoint(model: Model, promotion: Promotion, started: datetime) -> bool:
+def same_checkpoint(model: Model, promotion: Promotion) -> bool:
     """Whether ``model`` came from ``promotion``'s checkpoint (recovering an ambiguous retry).
 
-    ``sourceCheckpoint`` decides when present. Otherwise: any field naming the checkpoint,
-    else a model created after our first attempt began (within clock skew) whose LoRA base,
-    if any, is ours.
+    Only positive evidence counts: ``sourceCheckpoint``, or another field naming the
+    checkpoint. A model that merely appeared at the right time may be someone else's, and
+    claiming it would report a promotion that never happened.
     """
     wanted = str(promotion.checkpoint)
     source = model.get("sourceCheckpoint")
     if isinstance(source, str):
         return source == wanted
-    if _mentions(model.to_wire(), wanted):
-        return True
-    created = model.create_time
-    if created is None or created < started - _CLOCK_SKEW:
-        return False
-    lora_base = model.peft_details.base_model if model.peft_details else None
-    return lora_base is None or lora_base == promotion.base_model
+    return _mentions(model.to_wire(), wanted)
 
 
 def _mentions(value: Any, text: str) -> bool:

@@ -263,7 +263,7 @@ class FireworksClient(ControlPlaneBase):
             model = Model.model_validate(self._call(model_request(promotion.output_model)))
         except APIStatusError as exc:
             raise conflict from exc
-        if not same_checkpoint(model, promotion, attempts.started):
+        if not same_checkpoint(model, promotion):
             raise conflict
         return model
 
@@ -492,7 +492,7 @@ class AsyncFireworksClient(ControlPlaneBase):
             model = Model.model_validate(await self._call(model_request(promotion.output_model)))
         except APIStatusError as exc:
             raise conflict from exc
-        if not same_checkpoint(model, promotion, attempts.started):
+        if not same_checkpoint(model, promotion):
             raise conflict
         return model
 
