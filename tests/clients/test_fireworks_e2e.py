@@ -135,3 +135,18 @@ async def test_not_promotable_is_a_bad_request(live: AnyClient, emu: Any) -> Non
     state = next(r for r in rows if not r.promotable)
     with pytest.raises(BadRequestError, match="not promotable"):
         await call(live.promote_checkpoint(name=state.name, output_model_id=f"n-{job}"))
+
+
+async def test_recovered_model_is_awaited_until_ready(live: AnyClient, emu: Any) -> None:
+    emu.set_promotion_mode("async", seconds=3.0)
+    job = job_with_rows(emu)
+    name = await newest_promotable(live, job)
+    emu.faults.add("promote", script=["drop_response"])
+    emu.request_log.clear()
+    model = await call(
+        live.promote_checkpoint(name=name, output_model_id=f"u-{job}", base_model=BASE_MODEL)
+    )
+    assert model.state == "READY"
+    assert model["sourceCheckpoint"] == name
+    gets = [e for e in emu.request_log if e.method == "GET" and e.route.endswith(f"u-{job}")]
+    assert len(gets) >= 2  # UPLOADING at first, then polled until READY

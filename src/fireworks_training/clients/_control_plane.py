@@ -36,6 +36,7 @@ __all__ = [
     "list_checkpoints_request",
     "model_from_response",
     "model_request",
+    "model_status",
     "operation_request",
     "parse_account",
     "parse_base_model",
@@ -138,6 +139,11 @@ def trainer_job_request(job: TrainerJobName) -> Request:
 def model_request(model: ModelName) -> Request:
     """``GET`` of a model."""
     return Request("GET", f"/v1/{model}")
+
+
+def model_status(model: Model) -> OperationStatus:
+    """A model seen as an operation: done once READY (a recovered promotion may still copy)."""
+    return OperationStatus(name=model.name, done=model.state == "READY", response=model.to_wire())
 
 
 def operation_request(name: str) -> Request:

@@ -34,6 +34,7 @@ from ._control_plane import (
     list_checkpoints_request,
     model_from_response,
     model_request,
+    model_status,
     operation_request,
     parse_account,
     parse_base_model,
@@ -243,8 +244,8 @@ class FireworksClient(ControlPlaneBase):
         except ConflictError as conflict:
             if not attempts.ambiguous_seen:
                 raise
-            model = self._recover_conflict(promotion, attempts, conflict)
-            return Operation.completed(model)
+            model = self._recover_conflict(promotion, conflict)
+            return self._model_operation(model)
         return self._promotion_operation(body)
 
     def _send_promotion(self, promotion: Promotion, attempts: PromoteAttempts) -> dict[str, Any]:
@@ -255,9 +256,7 @@ class FireworksClient(ControlPlaneBase):
                 raise
         return self._send(promotion.request(async_promotion=attempts.async_promotion))
 
-    def _recover_conflict(
-        self, promotion: Promotion, attempts: PromoteAttempts, conflict: ConflictError
-    ) -> Model:
+    def _recover_conflict(self, promotion: Promotion, conflict: ConflictError) -> Model:
         """After an ambiguous attempt, a 409 may be that attempt's own model."""
         try:
             model = Model.model_validate(self._call(model_request(promotion.output_model)))
@@ -266,6 +265,18 @@ class FireworksClient(ControlPlaneBase):
         if not same_checkpoint(model, promotion):
             raise conflict
         return model
+
+    def _model_operation(self, model: Model) -> Operation[Model]:
+        """Wait for a recovered model until it is READY, like the operation it stands for."""
+        status = model_status(model)
+        if status.done:
+            return Operation.completed(model, name=model.name)
+        return Operation(
+            status, refresh=self._refresh_model, parse=model_from_response, sleep=self._sleep
+        )
+
+    def _refresh_model(self, name: str) -> OperationStatus:
+        return model_status(Model.model_validate(self._call(model_request(ModelName.parse(name)))))
 
     def _promotion_operation(self, body: dict[str, Any]) -> Operation[Model]:
         reply = parse_promote_reply(body)
@@ -470,8 +481,8 @@ class AsyncFireworksClient(ControlPlaneBase):
         except ConflictError as conflict:
             if not attempts.ambiguous_seen:
                 raise
-            model = await self._recover_conflict(promotion, attempts, conflict)
-            return AsyncOperation.completed(model)
+            model = await self._recover_conflict(promotion, conflict)
+            return self._model_operation(model)
         return self._promotion_operation(body)
 
     async def _send_promotion(
@@ -484,9 +495,7 @@ class AsyncFireworksClient(ControlPlaneBase):
                 raise
         return await self._send(promotion.request(async_promotion=attempts.async_promotion))
 
-    async def _recover_conflict(
-        self, promotion: Promotion, attempts: PromoteAttempts, conflict: ConflictError
-    ) -> Model:
+    async def _recover_conflict(self, promotion: Promotion, conflict: ConflictError) -> Model:
         """After an ambiguous attempt, a 409 may be that attempt's own model."""
         try:
             model = Model.model_validate(await self._call(model_request(promotion.output_model)))
@@ -495,6 +504,19 @@ class AsyncFireworksClient(ControlPlaneBase):
         if not same_checkpoint(model, promotion):
             raise conflict
         return model
+
+    def _model_operation(self, model: Model) -> AsyncOperation[Model]:
+        """Wait for a recovered model until it is READY, like the operation it stands for."""
+        status = model_status(model)
+        if status.done:
+            return AsyncOperation.completed(model, name=model.name)
+        return AsyncOperation(
+            status, refresh=self._refresh_model, parse=model_from_response, sleep=self._async_sleep
+        )
+
+    async def _refresh_model(self, name: str) -> OperationStatus:
+        reply = await self._call(model_request(ModelName.parse(name)))
+        return model_status(Model.model_validate(reply))
 
     def _promotion_operation(self, body: dict[str, Any]) -> AsyncOperation[Model]:
         reply = parse_promote_reply(body)
