@@ -106,7 +106,7 @@ def _ledger_base_model(path: str | None, checkpoint_id: str) -> str | None:
     jsonl = Path(path)
     if not jsonl.is_file():
         raise InvalidArgumentError(f"--checkpoints-jsonl {path!r} is not a file")
-    for record in Ledger(jsonl.parent).newest_first():
+    for record in Ledger.from_file(jsonl).newest_first():
         if record.base_model and checkpoint_id in (record.sampler_path, record.name):
             return record.base_model
     return None

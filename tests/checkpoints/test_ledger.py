@@ -108,3 +108,9 @@ def test_unreadable_dataloader_json(tmp_path: Path) -> None:
     (tmp_path / "dataloader.json").write_text("{torn")
     with pytest.warns(LedgerWarning):
         assert ledger.read_dataloader() == {}
+
+
+def test_a_ledger_file_of_any_name(tmp_path: Path) -> None:
+    (tmp_path / "my_ckpts.jsonl").write_bytes(rec("step-7", 7).to_line())
+    (tmp_path / "checkpoints.jsonl").write_bytes(rec("other", 1).to_line())
+    assert [r.name for r in Ledger.from_file(tmp_path / "my_ckpts.jsonl").records()] == ["step-7"]

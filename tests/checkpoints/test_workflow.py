@@ -18,9 +18,11 @@ from fireworks_training.checkpoints.workflow import TrainingCheckpoints, select_
 from fireworks_training.errors import (
     APIConnectionError,
     CheckpointNotFoundError,
+    ConflictError,
     InvalidArgumentError,
     InvalidModelIdError,
     InvalidNameError,
+    NotFoundError,
 )
 
 JOB = "job-abc"
@@ -72,12 +74,20 @@ class FakeControl:
     promoted: list[dict[str, Any]] = field(default_factory=list)
     listings: int = 0
     down: bool = False
+    gone: set[str] = field(default_factory=set)
+    models: dict[str, Model] = field(default_factory=dict)
+    conflict_once: bool = False
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         self.listings += 1
         if self.down:
             raise APIConnectionError("connection refused")
+        if job_id in self.gone:
+            raise NotFoundError("404 GET /v1/...: job not found", status_code=404)
         return [r for r in self.rows if r.job_id == job_id]
+
+    def get_model(self, model_id: str) -> Model:
+        return self.models[model_id]
 
     def promote_checkpoint(
         self,
@@ -90,8 +100,19 @@ class FakeControl:
     ) -> Model:
         assert job_id is None
         assert checkpoint_id is None
+        if self.conflict_once:
+            self.conflict_once = False
+            raise ConflictError("409 POST /v1/...: model exists", status_code=409)
         self.promoted.append({"name": name, "output": output_model_id, "base": base_model})
-        return Model(name=f"accounts/acme/models/{output_model_id}", state="READY")
+        model = Model.model_validate(
+            {
+                "name": f"accounts/acme/models/{output_model_id}",
+                "state": "READY",
+                "sourceCheckpoint": str(name),
+            }
+        )
+        self.models[str(output_model_id)] = model
+        return model
 
     def add(self, cid: str, ctype: str, *, promotable: bool, created: str, job: str = JOB) -> None:
         self.rows.append(
@@ -343,6 +364,116 @@ def test_promote_validates_the_id_before_listing(tmp_path: Path) -> None:
     assert control.listings == 0
 
 
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"step": 1, "checkpoint_name": "step-1"},
+        {"step": -1},
+        {"step": "10"},
+        {"checkpoint_name": "no spaces allowed"},
+        {"checkpoint_name": ""},
+    ],
+)
+def test_promote_validates_the_selection_before_listing(
+    tmp_path: Path, selection: dict[str, Any]
+) -> None:
+    ckpt, _, control = make(tmp_path)
+    with pytest.raises(InvalidArgumentError):
+        ckpt.promote(output_model_id="my-model", **selection)
+    assert control.listings == 0
+
+
 def test_select_checkpoint_rejects_step_and_name() -> None:
     with pytest.raises(InvalidArgumentError):
         select_checkpoint([], job_id=JOB, step=1, checkpoint_name="x")
+
+
+def test_resume_prefers_the_ledger_line_to_an_older_dataloader_json(tmp_path: Path) -> None:
+    ckpt, _, control = make(tmp_path)
+    ckpt.save("latest", step=100, data_consumed=400)
+    control.add("latest", "TRAINING", promotable=False, created="2026-01-01T10:00:00Z")
+    # A crash between the ledger append and the dataloader.json update of a reused name:
+    ckpt.ledger.append(
+        ckpt.ledger.records()[-1].model_copy(update={"step": 200, "data_consumed": 800})
+    )
+    info = ckpt.resume()
+    assert info is not None
+    assert (info.step, info.data_consumed) == (200, 800)
+
+
+def test_resume_skips_entries_of_a_job_that_is_gone(tmp_path: Path) -> None:
+    ckpt, _, control = make(tmp_path)
+    ckpt.save("step-5", step=5, data_consumed=20)
+    control.add("step-5", "TRAINING", promotable=False, created="2026-01-01T10:00:00Z")
+    ckpt.ledger.append(
+        ckpt.ledger.records()[-1].model_copy(
+            update={"name": "step-9", "step": 9, "source_job_id": "old-job"}
+        )
+    )
+    control.gone.add("old-job")
+    with pytest.warns(LedgerWarning, match="old-job"):
+        info = ckpt.resume()
+    assert info is not None
+    assert info.checkpoint_name == "step-5"
+
+
+def test_a_state_row_of_an_unknown_type_still_counts(tmp_path: Path) -> None:
+    ckpt, _, control = make(tmp_path)
+    ckpt.save("step-9", step=9, data_consumed=36)
+    control.add(
+        "step-9", "CHECKPOINT_TYPE_TRAINING_FSDP2", promotable=False, created="2026-01-01T10:00:00Z"
+    )
+    info = ckpt.resume()
+    assert info is not None
+    assert info.step == 9
+
+
+def test_resume_warns_when_no_recorded_checkpoint_exists(tmp_path: Path) -> None:
+    ckpt, trainer, _ = make(tmp_path)
+    ckpt.save("step-5", step=5, data_consumed=20)
+    trainer.calls.clear()
+    with pytest.warns(LedgerWarning, match="starting fresh"):
+        assert ckpt.resume() is None
+    assert trainer.calls == []
+
+
+def test_finish_after_a_periodic_save_of_the_same_step_saves_the_state_once(
+    tmp_path: Path,
+) -> None:
+    ckpt, trainer, _ = make(tmp_path, dcp_save_interval=5)
+    ckpt.maybe_save(10, 40)
+    ckpt.finish(10, 40)
+    assert [op for op, _ in trainer.calls] == ["save_state", "sampler:base"]
+    last = lines(tmp_path)[-1]
+    assert last["state_path"] == "cross_job://job-abc/step-10"
+    assert last["sampler_path"] == "step-10-0a1b2c3d"
+
+
+def test_finish_again_after_a_failed_promotion_saves_nothing_and_accepts_its_model(
+    tmp_path: Path,
+) -> None:
+    ckpt, trainer, control = make(tmp_path, output_model_id="final-model")
+    control.add(
+        "step-10-0a1b2c3d", "INFERENCE_BASE", promotable=True, created="2026-01-01T10:00:00Z"
+    )
+    ckpt.finish(10, 40)  # promoted, but say the caller never saw the answer
+    trainer.calls.clear()
+    control.conflict_once = True  # the second promotion finds the model already there
+    model = ckpt.finish(10, 40)
+    assert model is not None
+    assert model.name == "accounts/acme/models/final-model"
+    assert trainer.calls == []
+    assert len(control.promoted) == 1
+
+
+def test_finish_does_not_claim_another_checkpoints_model(tmp_path: Path) -> None:
+    ckpt, _, control = make(tmp_path, output_model_id="taken")
+    control.add(
+        "step-10-0a1b2c3d", "INFERENCE_BASE", promotable=True, created="2026-01-01T10:00:00Z"
+    )
+    control.models["taken"] = Model.model_validate(
+        {"name": "accounts/acme/models/taken", "sourceCheckpoint": PREFIX + "other-0a1b2c3d"}
+    )
+    control.conflict_once = True
+    with pytest.raises(ConflictError):
+        ckpt.finish(10, 40)

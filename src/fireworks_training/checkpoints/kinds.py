@@ -108,6 +108,11 @@ class CheckpointType(enum.StrEnum):
         return self in (CheckpointType.TRAINING, CheckpointType.TRAINING_LORA)
 
     @property
+    def is_sampler(self) -> bool:
+        """True for sampler (inference) weights, which hold no training state."""
+        return self.value.startswith(_PREFIX + "INFERENCE_") or self.value.startswith("INFERENCE_")
+
+    @property
     def expected_promotable(self) -> bool:
         """What the type implies; the row's ``promotable`` field stays authoritative."""
         return self in (CheckpointType.INFERENCE_BASE, CheckpointType.INFERENCE_LORA)

@@ -65,10 +65,18 @@ def _fsync_dir(path: Path) -> None:
 class Ledger:
     """``{log_path}/checkpoints.jsonl`` and ``{log_path}/dataloader.json``."""
 
-    def __init__(self, log_path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, log_path: str | os.PathLike[str], *, filename: str = CHECKPOINTS_FILE
+    ) -> None:
         self.log_path = Path(log_path)
-        self.path = self.log_path / CHECKPOINTS_FILE
+        self.path = self.log_path / filename
         self.dataloader_path = self.log_path / DATALOADER_FILE
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Ledger:
+        """The ledger whose checkpoints file is ``path`` (any name)."""
+        file = Path(path)
+        return cls(file.parent, filename=file.name)
 
     def append(self, record: LedgerRecord) -> bool:
         """Append a record durably; False (nothing written) when it repeats the newest record.
@@ -80,6 +88,7 @@ class Ledger:
         if newest == record:
             return False
         line = record.to_line()
+        created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if self._ends_torn():
@@ -88,6 +97,8 @@ class Ledger:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:
+            _fsync_dir(self.log_path)  # the new file's name must survive a power loss too
         return True
 
     def _ends_torn(self) -> bool:

@@ -7,12 +7,18 @@ clients, against test doubles, or against anything else with the same methods.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import CheckpointNotFoundError, InvalidArgumentError
+from ..errors import (
+    CheckpointNotFoundError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from .kinds import CheckpointKind
-from .ledger import Ledger, LedgerRecord
+from .ledger import Ledger, LedgerRecord, LedgerWarning
 from .names import (
     cross_job_reference,
     parse_init_from_checkpoint,
@@ -51,6 +57,8 @@ class ControlPlane(Protocol):
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]: ...
 
+    def get_model(self, model_id: str) -> Model: ...
+
     def promote_checkpoint(
         self,
         job_id: str | None = None,
@@ -84,8 +92,7 @@ def select_checkpoint(
 
     Latest means highest step, then newest parsed ``createTime``.
     """
-    if step is not None and checkpoint_name is not None:
-        raise InvalidArgumentError("pass step or checkpoint_name, not both")
+    _check_selection(step, checkpoint_name)
     promotable = [row for row in rows if row.promotable]
     if checkpoint_name is not None:
         exact = [r for r in promotable if r.checkpoint_id == checkpoint_name]
@@ -106,6 +113,16 @@ def select_checkpoint(
             f"({len(rows)} checkpoints listed); save one with kind=SAMPLER or BOTH"
         )
     return best
+
+
+def _check_selection(step: object, checkpoint_name: object) -> None:
+    """At most one of ``step`` (an int >= 0) and ``checkpoint_name`` (a checkpoint name)."""
+    if step is not None and checkpoint_name is not None:
+        raise InvalidArgumentError("pass step or checkpoint_name, not both")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise InvalidArgumentError(f"step must be an int >= 0, got {step!r}")
+    if checkpoint_name is not None:
+        validate_checkpoint_name(checkpoint_name)
 
 
 def _path_of(result: Any) -> str:
@@ -206,16 +223,43 @@ class TrainingCheckpoints:
         return self.save(f"step-{step}", step=step, data_consumed=data_consumed)
 
     def finish(self, step: int, data_consumed: int) -> Model | None:
-        """Save the final checkpoint (state and sampler); promote it when configured."""
-        record = self.save(
-            f"step-{step}", kind=CheckpointKind.BOTH, step=step, data_consumed=data_consumed
-        )
+        """Save the final checkpoint (state and sampler); promote it when configured.
+
+        Safe to call again after a failed promotion: what is already saved is not saved
+        twice, and a model this job's checkpoint already became is returned, not a 409.
+        """
+        record = self._final_record(f"step-{step}", step, data_consumed)
         if self.output_model_id is None:
             return None
         assert record.sampler_path is not None
-        return self.promote(
-            checkpoint_name=record.sampler_path, output_model_id=self.output_model_id
+        try:
+            return self.promote(
+                checkpoint_name=record.sampler_path, output_model_id=self.output_model_id
+            )
+        except ConflictError:
+            model = self.control_client.get_model(self.output_model_id)
+            wanted = f"/rlorTrainerJobs/{self.trainer_job_id}/checkpoints/{record.sampler_path}"
+            if str(model.get("sourceCheckpoint", "")).endswith(wanted):
+                return model
+            raise
+
+    def _final_record(self, name: str, step: int, data_consumed: int) -> LedgerRecord:
+        newest = next(self.ledger.newest_first(), None)
+        same_point = (
+            newest is not None
+            and (newest.name, newest.step, newest.data_consumed) == (name, step, data_consumed)
+            and newest.state_path is not None
         )
+        if not same_point:
+            return self.save(name, kind=CheckpointKind.BOTH, step=step, data_consumed=data_consumed)
+        assert newest is not None
+        if newest.sampler_path is not None:
+            return newest  # finish() again after its promotion failed: all is saved
+        # The periodic save of this very step wrote the state: add the sampler only.
+        saved = self.training_client.save_weights_for_sampler_ext(name, checkpoint_type="base")
+        record = newest.model_copy(update={"sampler_path": saved.snapshot_name})
+        self.ledger.append(record)
+        return record
 
     def resume(self, init_from_checkpoint: str | None = None) -> ResumeInfo | None:
         """Load the newest checkpoint that still exists; None for a fresh start.
@@ -225,19 +269,50 @@ class TrainingCheckpoints:
         if init_from_checkpoint is not None:
             return self._resume_from(init_from_checkpoint)
         existing: dict[str, set[str]] = {}
-        dataloader = self.ledger.read_dataloader()
+        skipped = 0
         for record in self.ledger.newest_first():
             if record.state_path is None:
                 continue
             job = record.source_job_id or self.trainer_job_id
             if job not in existing:
-                rows = self.control_client.list_checkpoints(job)
-                existing[job] = {r.checkpoint_id for r in rows if r.resumable}
+                existing[job] = self._state_checkpoints(job)
             if record.name in existing[job]:
                 self.training_client.load_state_with_optimizer(record.state_path).result()
-                consumed = dataloader.get(record.name, record.data_consumed or 0)
+                consumed = self._data_consumed(record)
                 return ResumeInfo(record.step or 0, consumed, record.name, job, record.state_path)
+            skipped += 1
+        if skipped:
+            warnings.warn(
+                f"none of the {skipped} state checkpoints in {self.ledger.path} exists on the "
+                "server any more (expired or deleted): starting fresh",
+                LedgerWarning,
+                stacklevel=2,
+            )
         return None
+
+    def _state_checkpoints(self, job_id: str) -> set[str]:
+        """Ids of the rows of a job that may hold training state.
+
+        Every row but the sampler (inference) types counts, so a state type newer than this
+        library is not mistaken for a missing checkpoint.
+        """
+        try:
+            rows = self.control_client.list_checkpoints(job_id)
+        except NotFoundError:
+            warnings.warn(
+                f"trainer job {job_id!r} is unknown to the control plane (404): skipping its "
+                "checkpoints in the ledger",
+                LedgerWarning,
+                stacklevel=3,
+            )
+            return set()
+        return {r.checkpoint_id for r in rows if not r.checkpoint_type.is_sampler}
+
+    def _data_consumed(self, record: LedgerRecord) -> int:
+        # The ledger line is written before dataloader.json, so it is the newer of the two.
+        if record.data_consumed is not None:
+            return record.data_consumed
+        return self.ledger.read_dataloader().get(record.name, 0)
 
     def _resume_from(self, init_from_checkpoint: str) -> ResumeInfo:
         parsed = parse_init_from_checkpoint(init_from_checkpoint)
@@ -256,7 +331,7 @@ class TrainingCheckpoints:
             )
         self.training_client.load_state_with_optimizer(reference).result()
         if same_job and recorded is not None:
-            consumed = self.ledger.read_dataloader().get(recorded.name, recorded.data_consumed or 0)
+            consumed = self._data_consumed(recorded)
             return ResumeInfo(recorded.step or 0, consumed, recorded.name, parsed.job_id, reference)
         return ResumeInfo(0, 0, parsed.checkpoint_name, parsed.job_id, reference)
 
@@ -274,6 +349,7 @@ class TrainingCheckpoints:
     ) -> Model:
         """Promote a checkpoint by step or name (exact or logical), else the latest."""
         require_output_model_id(output_model_id)
+        _check_selection(step, checkpoint_name)  # before any request
         rows = self.control_client.list_checkpoints(self.trainer_job_id)
         row = select_checkpoint(
             rows, job_id=self.trainer_job_id, step=step, checkpoint_name=checkpoint_name
