@@ -19,6 +19,8 @@ Runtime failures::
     ├── OperationTimeoutError         waiting for an operation ran out (also a TimeoutError)
     ├── RequestFailedError            a trainer future finished with an error
     ├── AccountResolutionError        the API key's account could not be determined
+    ├── TrainerJobError               a trainer job is in a state the call cannot go on from
+    ├── TrainerJobTimeoutError        waiting for a trainer job ran out (also a TimeoutError)
     └── CheckpointNotFoundError       nothing on the server matches what was asked for
 
 Bad input, raised before any request is sent::
@@ -56,6 +58,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestFailedError",
+    "TrainerJobError",
+    "TrainerJobTimeoutError",
     "status_error_class",
 ]
 
@@ -170,6 +174,24 @@ class RequestFailedError(FireworksError):
 
 class AccountResolutionError(FireworksError):
     """The API key does not map to exactly one account; pass ``account_id=``."""
+
+
+class TrainerJobError(FireworksError):
+    """A trainer job is in a state the call cannot go on from (deleted, failed again)."""
+
+    def __init__(self, message: str, *, job: str, state: str) -> None:
+        super().__init__(message)
+        self.job = job
+        self.state = state
+
+
+class TrainerJobTimeoutError(FireworksError, TimeoutError):
+    """Waiting for a trainer job to be ready ran out; the job itself goes on."""
+
+    def __init__(self, message: str, *, job: str, state: str) -> None:
+        super().__init__(message)
+        self.job = job
+        self.state = state
 
 
 class CheckpointNotFoundError(FireworksError):

@@ -1,0 +1,263 @@
+"""What both trainer job managers share and that does no I/O (PROTOCOL.md §1.5).
+
+The configuration model, the requests, the state rules of waiting and reconnecting, and the
+polling deadline. ``TrainerJobManager`` and ``AsyncTrainerJobManager`` only send requests.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .._constants import JOB_POLL_CAP_S, JOB_POLL_FIRST_S
+from ..checkpoints.names import TrainerJobName
+from ..checkpoints.types import TrainerJob
+from ..errors import (
+    ConflictError,
+    InvalidArgumentError,
+    TrainerJobError,
+    TrainerJobTimeoutError,
+)
+from ..operations import poll_delays
+from ._control_plane import Request, split_job
+
+__all__ = [
+    "HEALTH_PATH",
+    "RESUMABLE_STATES",
+    "RUNNING",
+    "TOMBSTONE_STATES",
+    "Step",
+    "TrainerJobConfig",
+    "Waiter",
+    "check_config",
+    "check_same_job",
+    "check_timeout",
+    "create_job_request",
+    "delete_job_request",
+    "next_step",
+    "resume_job_request",
+    "split_new_job",
+    "trainer_url",
+]
+
+RUNNING = "JOB_STATE_RUNNING"
+RESUMABLE_STATES = frozenset(
+    {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED", "JOB_STATE_COMPLETED"}
+)
+# Terminal and not resumable: waiting cannot help.
+TOMBSTONE_STATES = frozenset({"JOB_STATE_DELETING", "JOB_STATE_DELETED", "JOB_STATE_EARLY_STOPPED"})
+HEALTH_PATH = "/api/v1/healthz"
+_TEXT_MAX = 512
+
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+
+
+class TrainerJobConfig(BaseModel):
+    """What a new trainer job trains: base model, LoRA rank and the optional knobs.
+
+    Invalid values raise :class:`~fireworks_training.errors.InvalidArgumentError`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_model: Annotated[str, Field(min_length=1, max_length=_TEXT_MAX)]
+    lora_rank: Annotated[int, Field(strict=True, ge=0)] = 0
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    max_context_length: PositiveInt | None = None
+    display_name: Annotated[str, Field(min_length=1, max_length=_TEXT_MAX)] | None = None
+    node_count: PositiveInt | None = None
+
+    def __init__(
+        self,
+        base_model: str,
+        *,
+        lora_rank: int = 0,
+        learning_rate: float | None = None,
+        max_context_length: int | None = None,
+        display_name: str | None = None,
+        node_count: int | None = None,
+    ) -> None:
+        try:
+            super().__init__(
+                base_model=base_model,
+                lora_rank=lora_rank,
+                learning_rate=learning_rate,
+                max_context_length=max_context_length,
+                display_name=display_name,
+                node_count=node_count,
+            )
+        except ValidationError as exc:
+            raise InvalidArgumentError(_describe(exc)) from None
+
+    @field_validator("base_model", "display_name", mode="before")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and (value != value.strip() or not value.isprintable()):
+            raise ValueError("must be printable, without surrounding whitespace")
+        return value
+
+    @field_validator("base_model", mode="after")
+    @classmethod
+    def _no_spaces(cls, value: str) -> str:
+        if any(c.isspace() for c in value):
+            raise ValueError("must not contain whitespace")
+        return value
+
+    @field_validator("learning_rate", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool | str):
+            raise ValueError("must be a number")
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The camelCase create body: ``serviceMode``, ``trainingConfig`` and the extras."""
+        config: dict[str, Any] = {"baseModel": self.base_model, "loraRank": self.lora_rank}
+        if self.learning_rate is not None:
+            config["learningRate"] = self.learning_rate
+        if self.max_context_length is not None:
+            config["maxContextLength"] = self.max_context_length
+        body: dict[str, Any] = {"serviceMode": True, "trainingConfig": config}
+        if self.display_name is not None:
+            body["displayName"] = self.display_name
+        if self.node_count is not None:
+            body["nodeCount"] = self.node_count
+        return body
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "config"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message} (got {error.get('input')!r:.80})")
+    return "invalid TrainerJobConfig: " + "; ".join(problems)
+
+
+def check_config(config: object) -> TrainerJobConfig:
+    """``config`` when it is a :class:`TrainerJobConfig`."""
+    if not isinstance(config, TrainerJobConfig):
+        raise InvalidArgumentError(
+            f"config must be a TrainerJobConfig, got {type(config).__name__}"
+        )
+    return config
+
+
+def check_timeout(timeout: object) -> float | None:
+    """A finite number of seconds > 0, or None for no limit."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise InvalidArgumentError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise InvalidArgumentError(f"timeout must be finite and > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def split_new_job(job_id: object) -> tuple[str | None, str | None]:
+    """(account or None, job id or None) of a job to create; None lets the server pick."""
+    if job_id is None:
+        return None, None
+    if not isinstance(job_id, str | TrainerJobName):
+        raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
+    return split_job(job_id)
+
+
+def trainer_url(gateway: str, job: TrainerJobName) -> str:
+    """The trainer API base URL of a job on a gateway."""
+    return f"{gateway}/training/v1/rlorTrainerJobs/{job.account}/{job.job_id}"
+
+
+# Requests -------------------------------------------------------------------------------
+
+
+def create_job_request(account: str, job_id: str | None, config: TrainerJobConfig) -> Request:
+    """``POST /v1/accounts/{a}/rlorTrainerJobs[?rlorTrainerJobId=]`` with the camelCase body."""
+    params: dict[str, str | int] | None = {"rlorTrainerJobId": job_id} if job_id else None
+    return Request(
+        "POST", f"/v1/accounts/{account}/rlorTrainerJobs", params=params, json=config.to_wire()
+    )
+
+
+def delete_job_request(job: TrainerJobName) -> Request:
+    """``DELETE`` of a trainer job."""
+    return Request("DELETE", f"/v1/{job}")
+
+
+def resume_job_request(job: TrainerJobName) -> Request:
+    """``POST /v1/{job}:resume`` with an empty body."""
+    return Request("POST", f"/v1/{job}:resume")
+
+
+# Replies and states ---------------------------------------------------------------------
+
+
+def check_same_job(job: TrainerJob, config: TrainerJobConfig, conflict: ConflictError) -> None:
+    """After a 409 on create: the existing job must train what was asked, else the conflict."""
+    existing = job.training_config
+    if existing is None:
+        return
+    if existing.base_model not in (None, config.base_model):
+        raise conflict
+    if (existing.lora_rank or 0) != config.lora_rank:
+        raise conflict
+
+
+class Step(enum.Enum):
+    """What a wait does next with a job in a given state."""
+
+    CHECK_HEALTH = "check health"
+    RESUME = "resume"
+    POLL = "poll"
+
+
+def next_step(job: TrainerJob, *, may_resume: bool) -> Step:
+    """RUNNING: check health; resumable: resume (when allowed); transitional: poll again.
+
+    Tombstones, and resumable states when resuming is not allowed, raise
+    :class:`TrainerJobError`.
+    """
+    if job.state == RUNNING:
+        return Step.CHECK_HEALTH
+    if job.state in RESUMABLE_STATES and may_resume:
+        return Step.RESUME
+    if job.state in RESUMABLE_STATES or job.state in TOMBSTONE_STATES:
+        detail = f": {job.status_message}" if job.status_message else ""
+        raise TrainerJobError(
+            f"trainer job {job.name} is {job.state}{detail}", job=job.name, state=job.state
+        )
+    return Step.POLL
+
+
+class Waiter:
+    """The deadline and polling cadence of one wait (first poll soon, then x1.5 up to 10 s)."""
+
+    def __init__(
+        self,
+        job: TrainerJobName,
+        timeout: float | None,
+        clock: Callable[[], float],
+        *,
+        first_s: float = JOB_POLL_FIRST_S,
+        cap_s: float = JOB_POLL_CAP_S,
+    ) -> None:
+        self._job = job
+        self._timeout = timeout
+        self._clock = clock
+        self._deadline = math.inf if timeout is None else clock() + timeout
+        self._delays: Iterator[float] = poll_delays(first_s, 1.5, cap_s)
+
+    def delay(self, state: str) -> float:
+        """Seconds to sleep before the next poll; raises when the deadline has passed."""
+        remaining = self._deadline - self._clock()
+        if remaining <= 0:
+            raise TrainerJobTimeoutError(
+                f"trainer job {self._job} not ready after {self._timeout:g} s (state {state})",
+                job=str(self._job),
+                state=state,
+            )
+        return min(next(self._delays), remaining)

@@ -1,0 +1,493 @@
+"""TrainerJobManager and its async twin: the exact wire, idempotent create, waiting rules."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from fireworks_training.clients import _control_plane, jobs
+from fireworks_training.clients.jobs import (
+    AsyncTrainerJobManager,
+    TrainerJob,
+    TrainerJobConfig,
+    TrainerJobManager,
+)
+from fireworks_training.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidArgumentError,
+    InvalidNameError,
+    TrainerJobError,
+    TrainerJobTimeoutError,
+)
+
+from .conftest import ACCOUNT, BASE, BASE_MODEL, JOB, KEY, call
+
+pytestmark = pytest.mark.anyio
+
+AnyManager = TrainerJobManager | AsyncTrainerJobManager
+JOBS = f"/v1/accounts/{ACCOUNT}/rlorTrainerJobs"
+JOB_PATH = f"{JOBS}/{JOB}"
+TRAINER = f"/training/v1/rlorTrainerJobs/{ACCOUNT}/{JOB}"
+HEALTH = f"{TRAINER}/api/v1/healthz"
+CONFIG = TrainerJobConfig(BASE_MODEL, lora_rank=16)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the manager sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(_control_plane, "_sleep_sync", fake.sleep)
+    monkeypatch.setattr(_control_plane, "_sleep_async", fake.async_sleep)
+    monkeypatch.setattr(jobs, "_clock", fake)
+    return fake
+
+
+def make_manager(flavour: str, **kwargs: Any) -> AnyManager:
+    kwargs.setdefault("api_key", KEY)
+    kwargs.setdefault("base_url", BASE)
+    if flavour == "sync":
+        return TrainerJobManager(**kwargs)
+    return AsyncTrainerJobManager(**kwargs)
+
+
+@pytest.fixture(params=["sync", "async"])
+async def manager(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[AnyManager]:
+    made = make_manager(request.param, account_id=ACCOUNT)
+    yield made
+    await call(made.close())
+
+
+def job_json(state: str = "JOB_STATE_RUNNING", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}",
+        "state": state,
+        "trainingConfig": {"baseModel": BASE_MODEL, "loraRank": 16},
+        "createTime": "2026-01-01T00:00:00Z",
+        **extra,
+    }
+
+
+def reply(state: str = "JOB_STATE_RUNNING", **extra: Any) -> httpx.Response:
+    return httpx.Response(200, json=job_json(state, **extra))
+
+
+def error(code: int, **headers: str) -> httpx.Response:
+    return httpx.Response(code, json={"error": {"code": code, "message": "no"}}, headers=headers)
+
+
+# Config -----------------------------------------------------------------------------------
+
+
+def test_config_wire_is_camel_case_with_optional_fields_only_when_set() -> None:
+    full = TrainerJobConfig(
+        BASE_MODEL,
+        lora_rank=8,
+        learning_rate=1e-4,
+        max_context_length=4096,
+        display_name="my run",
+        node_count=2,
+    )
+    assert full.to_wire() == {
+        "serviceMode": True,
+        "trainingConfig": {
+            "baseModel": BASE_MODEL,
+            "loraRank": 8,
+            "learningRate": 1e-4,
+            "maxContextLength": 4096,
+        },
+        "displayName": "my run",
+        "nodeCount": 2,
+    }
+    assert TrainerJobConfig(BASE_MODEL).to_wire() == {
+        "serviceMode": True,
+        "trainingConfig": {"baseModel": BASE_MODEL, "loraRank": 0},
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"base_model": ""},
+        {"base_model": " padded"},
+        {"base_model": "two words"},
+        {"base_model": BASE_MODEL, "lora_rank": -1},
+        {"base_model": BASE_MODEL, "lora_rank": True},
+        {"base_model": BASE_MODEL, "learning_rate": 0},
+        {"base_model": BASE_MODEL, "learning_rate": float("inf")},
+        {"base_model": BASE_MODEL, "max_context_length": 0},
+        {"base_model": BASE_MODEL, "node_count": -2},
+        {"base_model": BASE_MODEL, "display_name": "tab\there"},
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError, match="invalid TrainerJobConfig"):
+        TrainerJobConfig(**kwargs)
+
+
+# Create -----------------------------------------------------------------------------------
+
+
+async def test_create_sends_the_id_as_query_and_the_config_as_body(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    route = router.post(JOBS).mock(return_value=reply("JOB_STATE_PENDING"))
+    job = await call(manager.create(CONFIG, job_id=JOB))
+    assert isinstance(job, TrainerJob)
+    assert (job.job_id, job.state) == (JOB, "JOB_STATE_PENDING")
+    sent = route.calls.last.request
+    assert sent.url.params["rlorTrainerJobId"] == JOB
+    assert sent.headers["X-Api-Key"] == KEY
+    assert json.loads(sent.content) == {
+        "serviceMode": True,
+        "trainingConfig": {"baseModel": BASE_MODEL, "loraRank": 16},
+    }
+
+
+async def test_create_without_id_lets_the_server_pick(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    route = router.post(JOBS).mock(return_value=reply("JOB_STATE_PENDING"))
+    await call(manager.create(CONFIG))
+    assert "rlorTrainerJobId" not in route.calls.last.request.url.params
+
+
+async def test_create_409_returns_the_existing_job(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.post(JOBS).mock(return_value=error(409))
+    get = router.get(JOB_PATH).mock(return_value=reply())
+    job = await call(manager.create(CONFIG, job_id=JOB))
+    assert job.state == "JOB_STATE_RUNNING"
+    assert get.call_count == 1
+
+
+async def test_create_409_for_another_config_stays_a_conflict(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.post(JOBS).mock(return_value=error(409))
+    router.get(JOB_PATH).mock(return_value=reply())
+    with pytest.raises(ConflictError):
+        await call(manager.create(TrainerJobConfig("accounts/x/models/other"), job_id=JOB))
+
+
+async def test_create_with_id_recovers_a_lost_response(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    route = router.post(JOBS).mock(side_effect=[httpx.RemoteProtocolError("dropped"), error(409)])
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_PENDING"))
+    assert (await call(manager.create(CONFIG, job_id=JOB))).state == "JOB_STATE_PENDING"
+    assert route.call_count == 2
+
+
+async def test_create_without_id_resends_only_when_the_server_surely_did_not_act(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    route = router.post(JOBS).mock(side_effect=[error(429), error(500), reply()])
+    with pytest.raises(InternalServerError):
+        await call(manager.create(CONFIG))
+    assert route.call_count == 2
+
+
+# Get, delete, URLs ------------------------------------------------------------------------
+
+
+async def test_get_and_delete_paths(manager: AnyManager, router: respx.MockRouter) -> None:
+    get = router.get(JOB_PATH).mock(side_effect=[error(503), reply()])
+    delete = router.delete(JOB_PATH).mock(return_value=httpx.Response(200, json={}))
+    assert (await call(manager.get(JOB))).job_id == JOB
+    assert await call(manager.delete(f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}")) is None
+    assert (get.call_count, delete.call_count) == (2, 1)
+
+
+async def test_trainer_url_resolves_the_account_once(
+    router: respx.MockRouter, clock: FakeClock
+) -> None:
+    accounts = router.get("/v1/accounts").mock(
+        return_value=httpx.Response(200, json={"accounts": [{"name": f"accounts/{ACCOUNT}"}]})
+    )
+    for flavour in ("sync", "async"):
+        manager = make_manager(flavour, trainer_gateway_url="https://gw.test/")
+        assert await call(manager.trainer_url(JOB)) == f"https://gw.test{TRAINER}"
+        assert await call(manager.trainer_url("job-2")) == f"https://gw.test{TRAINER[:-7]}job-2"
+        await call(manager.close())
+    assert accounts.call_count == 2
+    assert make_manager("sync", account_id=ACCOUNT).trainer_url(JOB) == BASE + TRAINER
+
+
+def test_repr_shows_no_key() -> None:
+    text = repr(make_manager("sync", account_id=ACCOUNT))
+    assert KEY not in text
+    assert ACCOUNT in text
+
+
+# Waiting ----------------------------------------------------------------------------------
+
+
+async def test_wait_for_ready_polls_until_running_and_healthy(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    router.get(JOB_PATH).mock(
+        side_effect=[reply("JOB_STATE_PENDING"), reply("JOB_STATE_PENDING"), reply(), reply()]
+    )
+    health = router.get(HEALTH).mock(side_effect=[error(503), httpx.Response(200, json={})])
+    job = await call(manager.wait_for_ready(JOB, timeout=60))
+    assert job.state == "JOB_STATE_RUNNING"
+    assert health.call_count == 2
+    assert health.calls.last.request.headers["X-Api-Key"] == KEY
+    assert clock.sleeps == [0.5, 0.75, 1.125]
+
+
+@pytest.mark.parametrize("status", [201, 204, 404, 500])
+async def test_health_is_exactly_200(
+    manager: AnyManager, router: respx.MockRouter, status: int
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply())
+    health = router.get(HEALTH).mock(
+        side_effect=[httpx.Response(status, json={}), httpx.Response(200, json={})]
+    )
+    await call(manager.wait_for_ready(JOB, timeout=60))
+    assert health.call_count == 2
+
+
+async def test_health_connection_errors_keep_waiting(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply())
+    health = router.get(HEALTH).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={})]
+    )
+    await call(manager.wait_for_ready(JOB, timeout=60))
+    assert health.call_count == 2
+
+
+async def test_health_401_is_raised(manager: AnyManager, router: respx.MockRouter) -> None:
+    router.get(JOB_PATH).mock(return_value=reply())
+    router.get(HEALTH).mock(return_value=error(401))
+    with pytest.raises(AuthenticationError):
+        await call(manager.wait_for_ready(JOB, timeout=60))
+
+
+async def test_wait_for_ready_times_out(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_PENDING"))
+    with pytest.raises(TrainerJobTimeoutError, match="JOB_STATE_PENDING") as info:
+        await call(manager.wait_for_ready(JOB, timeout=20))
+    assert isinstance(info.value, TimeoutError)
+    assert sum(clock.sleeps) == pytest.approx(20)
+    assert max(clock.sleeps) <= 10
+
+
+async def test_wait_for_ready_does_not_resume(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_FAILED", statusMessage="preempted"))
+    resume = router.post(f"{JOB_PATH}:resume")
+    with pytest.raises(TrainerJobError, match="JOB_STATE_FAILED: preempted") as info:
+        await call(manager.wait_for_ready(JOB, timeout=60))
+    assert info.value.state == "JOB_STATE_FAILED"
+    assert resume.call_count == 0
+
+
+async def test_create_and_wait(manager: AnyManager, router: respx.MockRouter) -> None:
+    router.post(JOBS).mock(return_value=reply("JOB_STATE_PENDING"))
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_PENDING"), reply()])
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    assert (await call(manager.create_and_wait(CONFIG, job_id=JOB, timeout=60))).state == (
+        "JOB_STATE_RUNNING"
+    )
+
+
+async def test_resume_and_wait_posts_an_empty_body(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_PENDING"), reply()])
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.resume_and_wait(JOB, timeout=60))
+    assert resume.call_count == 1
+    assert resume.calls.last.request.content == b""
+
+
+async def test_resume_and_wait_of_a_running_job_is_the_servers_400(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.post(f"{JOB_PATH}:resume").mock(return_value=error(400))
+    with pytest.raises(BadRequestError):
+        await call(manager.resume_and_wait(JOB, timeout=60))
+
+
+# Reconnect --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "state", ["JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED", "JOB_STATE_COMPLETED"]
+)
+async def test_reconnect_resumes_resumable_states(
+    manager: AnyManager, router: respx.MockRouter, state: str
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[reply(state), reply("JOB_STATE_PENDING"), reply()])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    assert (await call(manager.reconnect_and_wait(JOB, timeout=60))).state == "JOB_STATE_RUNNING"
+    assert resume.call_count == 1
+
+
+@pytest.mark.parametrize("state", ["JOB_STATE_PENDING", "JOB_STATE_CANCELLING", "JOB_STATE_NEW"])
+async def test_reconnect_polls_transitional_states(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock, state: str
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[reply(state), reply(state), reply()])
+    resume = router.post(f"{JOB_PATH}:resume")
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count == 0
+    assert len(clock.sleeps) == 2
+
+
+async def test_reconnect_of_a_running_job_only_waits_for_health(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply())
+    resume = router.post(f"{JOB_PATH}:resume")
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.reconnect_and_wait(JOB))
+    assert resume.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "state", ["JOB_STATE_DELETING", "JOB_STATE_DELETED", "JOB_STATE_EARLY_STOPPED"]
+)
+async def test_reconnect_refuses_tombstones(
+    manager: AnyManager, router: respx.MockRouter, state: str
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply(state))
+    resume = router.post(f"{JOB_PATH}:resume")
+    with pytest.raises(TrainerJobError, match=state):
+        await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count == 0
+
+
+async def test_reconnect_does_not_resume_twice(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_FAILED"), reply("JOB_STATE_FAILED")])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    with pytest.raises(TrainerJobError, match="JOB_STATE_FAILED"):
+        await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count == 1
+
+
+async def test_reconnect_after_an_ambiguous_resume_failure_asks_the_job(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_FAILED"), reply()])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=error(500))
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count == 1
+
+
+async def test_reconnect_resends_resume_when_the_server_surely_did_not_act(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_FAILED"), reply()])
+    resume = router.post(f"{JOB_PATH}:resume").mock(
+        side_effect=[error(429, **{"Retry-After": "1"}), reply("JOB_STATE_PENDING")]
+    )
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count == 2
+
+
+# Bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "kwargs", "expected"),
+    [
+        ("create", ({"baseModel": BASE_MODEL},), {}, InvalidArgumentError),
+        ("create", (CONFIG,), {"job_id": "bad/id"}, InvalidNameError),
+        ("create", (CONFIG,), {"job_id": ""}, InvalidNameError),
+        ("create", (CONFIG,), {"job_id": 7}, InvalidArgumentError),
+        ("get", ("job id",), {}, InvalidNameError),
+        ("delete", ("",), {}, InvalidNameError),
+        ("trainer_url", ("accounts/a/models/b",), {}, InvalidNameError),
+        ("wait_for_ready", (JOB,), {"timeout": 0}, InvalidArgumentError),
+        ("wait_for_ready", (JOB,), {"timeout": float("nan")}, InvalidArgumentError),
+        ("reconnect_and_wait", (JOB,), {"timeout": -1}, InvalidArgumentError),
+        ("resume_and_wait", (JOB,), {"timeout": "60"}, InvalidArgumentError),
+        ("create_and_wait", (CONFIG,), {"timeout": True}, InvalidArgumentError),
+    ],
+)
+async def test_bad_input_sends_nothing(
+    manager: AnyManager,
+    router: respx.MockRouter,
+    method: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    expected: type[Exception],
+) -> None:
+    with pytest.raises(expected):
+        await call(getattr(manager, method)(*args, **kwargs))
+    assert router.calls.call_count == 0
+
+
+def test_bad_gateway_url() -> None:
+    with pytest.raises(InvalidArgumentError, match="base_url"):
+        make_manager("sync", trainer_gateway_url="ftp://gw")
+
+
+# Parity -----------------------------------------------------------------------------------
+
+
+def public_methods(cls: type) -> dict[str, Any]:
+    return {
+        name: member
+        for name, member in inspect.getmembers(cls)
+        if not name.startswith("_") and inspect.isfunction(member)
+    }
+
+
+def test_async_twin_has_the_same_methods_and_signatures() -> None:
+    sync, asynchronous = public_methods(TrainerJobManager), public_methods(AsyncTrainerJobManager)
+    assert set(asynchronous) - {"aclose"} == set(sync)
+    for name, method in sync.items():
+        twin = asynchronous[name]
+        assert inspect.iscoroutinefunction(twin), name
+        assert not inspect.iscoroutinefunction(method), name
+        params, twin_params = (
+            inspect.signature(method).parameters,
+            inspect.signature(twin).parameters,
+        )
+        assert list(params) == list(twin_params), name
+        for param in params.values():
+            other = twin_params[param.name]
+            assert (param.kind, param.default) == (other.kind, other.default), (name, param.name)
+            assert param.annotation == other.annotation or param.name == "http_client"
