@@ -240,8 +240,10 @@ def release(trainer: FiretitanTrainingClient, event: asyncio.Event) -> None:
 def test_save_state_timeout_raises_and_the_save_goes_on(
     trainer: FiretitanTrainingClient, fake: FakeTrainer, held: asyncio.Event
 ) -> None:
+    fake.expected_submits = 1
     with pytest.raises(TimeoutError, match="save_weights"):
         trainer.save_state("s", timeout=0.01)
+    assert fake.all_submitted.wait(5)  # the save went on after the caller stopped waiting
     assert fake.ops("save_weights")[0]["path"] == "s"
     release(trainer, held)
     assert trainer.save_state("t", timeout=5).result() == "cross_job://job-abc/t"
