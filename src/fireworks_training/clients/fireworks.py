@@ -7,17 +7,13 @@ only send requests and are kept line-for-line parallel.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, LIST_PAGE_SIZE
 from .._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
-from .._transport import connection_error, raise_for_status
 from ..checkpoints.names import CheckpointName, ModelName, TrainerJobName
 from ..checkpoints.types import Checkpoint, Model, OperationStatus
 from ..errors import APIStatusError, BadRequestError, ConflictError
@@ -25,18 +21,13 @@ from ..operations import AsyncOperation, Operation
 from ..pagination import AsyncPager, Page, SyncPager
 from ._control_plane import (
     PROBE_ACCOUNT,
-    ControlPlaneBase,
-    Request,
-    accounts_request,
     check_operation_name,
     check_page_size,
-    decode_json,
     list_checkpoints_request,
     model_from_response,
     model_request,
     model_status,
     operation_request,
-    parse_account,
     parse_base_model,
     parse_checkpoint_page,
     parse_promote_reply,
@@ -44,12 +35,13 @@ from ._control_plane import (
     split_model,
     trainer_job_request,
 )
+from ._http import AsyncControlPlane, SyncControlPlane
 from ._promotion import PromoteAttempts, Promotion, PromotionPlan, plan_promotion, same_checkpoint
 
 __all__ = ["AsyncFireworksClient", "FireworksClient"]
 
 
-class FireworksClient(ControlPlaneBase):
+class FireworksClient(SyncControlPlane):
     """The Fireworks control plane: list checkpoints, promote them, read models.
 
     The API key comes from ``api_key`` or ``FIREWORKS_API_KEY``; the URL from ``base_url``,
@@ -74,63 +66,11 @@ class FireworksClient(ControlPlaneBase):
             account_id=account_id,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=http_client,
             additional_headers=additional_headers,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self._timeout)
-        self._account_lock = threading.Lock()
 
-    def close(self) -> None:
-        """Close the HTTP connections (a caller's ``http_client`` stays open)."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # I/O ------------------------------------------------------------------------------
-
-    def _send(self, request: Request) -> dict[str, Any]:
-        """One attempt: the JSON reply, or our typed error."""
-        try:
-            response = self._http.request(
-                request.method,
-                self._url(request),
-                params=request.params,
-                json=request.json,
-                headers=self._headers,
-                timeout=self._timeout,
-            )
-        except httpx.TransportError as exc:
-            raise connection_error(exc, secret=self._api_key) from exc
-        self._log_reply(request, response)
-        raise_for_status(response, secret=self._api_key)
-        return decode_json(response)
-
-    def _call(self, request: Request) -> dict[str, Any]:
-        """An idempotent request, retried per the client's policy."""
-        return self._retry.call(lambda: self._send(request))
-
-    # Accounts and names ---------------------------------------------------------------
-
-    def get_account_id(self) -> str:
-        """The account id: as given, else resolved once via ``GET /v1/accounts``."""
-        with self._account_lock:
-            if self._account_id is None:
-                self._account_id = parse_account(self._call(accounts_request()))
-        return self._account_id
-
-    def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:
-        account, job = split_job(job_id)
-        return TrainerJobName(account or self.get_account_id(), job)
+    # Names ----------------------------------------------------------------------------
 
     def checkpoint_name(self, job_id: str | TrainerJobName, checkpoint_id: str) -> str:
         """The 4-segment name of a checkpoint (what ``promote_checkpoint(name=)`` takes)."""
@@ -287,7 +227,7 @@ class FireworksClient(ControlPlaneBase):
         )
 
 
-class AsyncFireworksClient(ControlPlaneBase):
+class AsyncFireworksClient(AsyncControlPlane):
     """The asyncio twin of :class:`FireworksClient`: the same methods, awaited."""
 
     def __init__(
@@ -307,67 +247,11 @@ class AsyncFireworksClient(ControlPlaneBase):
             account_id=account_id,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=http_client,
             additional_headers=additional_headers,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
-        self._account_lock = asyncio.Lock()
 
-    async def close(self) -> None:
-        """Close the HTTP connections (a caller's ``http_client`` stays open)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def aclose(self) -> None:
-        """Same as :meth:`close`."""
-        await self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    # I/O ------------------------------------------------------------------------------
-
-    async def _send(self, request: Request) -> dict[str, Any]:
-        """One attempt: the JSON reply, or our typed error."""
-        try:
-            response = await self._http.request(
-                request.method,
-                self._url(request),
-                params=request.params,
-                json=request.json,
-                headers=self._headers,
-                timeout=self._timeout,
-            )
-        except httpx.TransportError as exc:
-            raise connection_error(exc, secret=self._api_key) from exc
-        self._log_reply(request, response)
-        raise_for_status(response, secret=self._api_key)
-        return decode_json(response)
-
-    async def _call(self, request: Request) -> dict[str, Any]:
-        """An idempotent request, retried per the client's policy."""
-        return await self._retry.acall(lambda: self._send(request))
-
-    # Accounts and names ---------------------------------------------------------------
-
-    async def get_account_id(self) -> str:
-        """The account id: as given, else resolved once via ``GET /v1/accounts``."""
-        async with self._account_lock:
-            if self._account_id is None:
-                self._account_id = parse_account(await self._call(accounts_request()))
-        return self._account_id
-
-    async def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:
-        account, job = split_job(job_id)
-        return TrainerJobName(account or await self.get_account_id(), job)
+    # Names ----------------------------------------------------------------------------
 
     async def checkpoint_name(self, job_id: str | TrainerJobName, checkpoint_id: str) -> str:
         """The 4-segment name of a checkpoint (what ``promote_checkpoint(name=)`` takes)."""

@@ -8,30 +8,21 @@ classes below only send requests and are kept line-for-line parallel.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
 
 import httpx
 
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, JOB_READY_TIMEOUT_S
 from .._retry import is_retryable, surely_not_acted
-from .._transport import connection_error, raise_for_status, resolve_base_url
+from .._transport import raise_for_status, resolve_base_url
 from ..checkpoints.names import TrainerJobName
 from ..checkpoints.types import TrainerJob
 from ..errors import APIError, ConflictError
 from ._control_plane import (
-    ControlPlaneBase,
-    Request,
-    accounts_request,
-    decode_json,
-    parse_account,
-    split_job,
     trainer_job_request,
 )
+from ._http import AsyncControlPlane, SyncControlPlane
 from ._jobs import (
     HEALTH_PATH,
     Step,
@@ -53,28 +44,13 @@ __all__ = ["AsyncTrainerJobManager", "TrainerJob", "TrainerJobConfig", "TrainerJ
 _clock = time.monotonic
 
 
-class _JobManagerBase(ControlPlaneBase):
-    """Configuration shared by both managers: the trainer gateway and the clock."""
+class _TrainerGateway:
+    """What both managers add to a control-plane client: the trainer gateway and a clock."""
 
-    def __init__(
-        self,
-        api_key: str | None,
-        base_url: str | None,
-        *,
-        account_id: str | None,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        additional_headers: Mapping[str, str] | None,
-        trainer_gateway_url: str | None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            base_url,
-            account_id=account_id,
-            timeout=timeout,
-            max_retries=max_retries,
-            additional_headers=additional_headers,
-        )
+    _api_key: str
+    _base_url: str
+
+    def _init_gateway(self, trainer_gateway_url: str | None) -> None:
         gateway = trainer_gateway_url
         self._gateway = resolve_base_url(gateway) if gateway is not None else self._base_url
         self._clock = _clock
@@ -90,7 +66,7 @@ class _JobManagerBase(ControlPlaneBase):
             raise_for_status(response, secret=self._api_key)
 
 
-class TrainerJobManager(_JobManagerBase):
+class TrainerJobManager(_TrainerGateway, SyncControlPlane):
     """Trainer jobs: create, get, delete, resume, and wait until they are ready.
 
     Same configuration as :class:`~fireworks_training.FireworksClient`; ``trainer_gateway_url``
@@ -115,62 +91,10 @@ class TrainerJobManager(_JobManagerBase):
             account_id=account_id,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=http_client,
             additional_headers=additional_headers,
-            trainer_gateway_url=trainer_gateway_url,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self._timeout)
-        self._account_lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the HTTP connections (a caller's ``http_client`` stays open)."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # I/O ------------------------------------------------------------------------------
-
-    def _send(self, request: Request) -> dict[str, Any]:
-        """One attempt: the JSON reply, or our typed error."""
-        try:
-            response = self._http.request(
-                request.method,
-                self._url(request),
-                params=request.params,
-                json=request.json,
-                headers=self._headers,
-                timeout=self._timeout,
-            )
-        except httpx.TransportError as exc:
-            raise connection_error(exc, secret=self._api_key) from exc
-        self._log_reply(request, response)
-        raise_for_status(response, secret=self._api_key)
-        return decode_json(response)
-
-    def _call(self, request: Request) -> dict[str, Any]:
-        """A request that is safe to repeat, retried per the client's policy."""
-        return self._retry.call(lambda: self._send(request))
-
-    def get_account_id(self) -> str:
-        """The account id: as given, else resolved once via ``GET /v1/accounts``."""
-        with self._account_lock:
-            if self._account_id is None:
-                self._account_id = parse_account(self._call(accounts_request()))
-        return self._account_id
-
-    def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:
-        account, job = split_job(job_id)
-        return TrainerJobName(account or self.get_account_id(), job)
+        self._init_gateway(trainer_gateway_url)
 
     # Jobs -----------------------------------------------------------------------------
 
@@ -288,7 +212,7 @@ class TrainerJobManager(_JobManagerBase):
         return response.status_code == 200
 
 
-class AsyncTrainerJobManager(_JobManagerBase):
+class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
     """The asyncio twin of :class:`TrainerJobManager`: the same methods, awaited."""
 
     def __init__(
@@ -309,66 +233,10 @@ class AsyncTrainerJobManager(_JobManagerBase):
             account_id=account_id,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=http_client,
             additional_headers=additional_headers,
-            trainer_gateway_url=trainer_gateway_url,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
-        self._account_lock = asyncio.Lock()
-
-    async def close(self) -> None:
-        """Close the HTTP connections (a caller's ``http_client`` stays open)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def aclose(self) -> None:
-        """Same as :meth:`close`."""
-        await self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    # I/O ------------------------------------------------------------------------------
-
-    async def _send(self, request: Request) -> dict[str, Any]:
-        """One attempt: the JSON reply, or our typed error."""
-        try:
-            response = await self._http.request(
-                request.method,
-                self._url(request),
-                params=request.params,
-                json=request.json,
-                headers=self._headers,
-                timeout=self._timeout,
-            )
-        except httpx.TransportError as exc:
-            raise connection_error(exc, secret=self._api_key) from exc
-        self._log_reply(request, response)
-        raise_for_status(response, secret=self._api_key)
-        return decode_json(response)
-
-    async def _call(self, request: Request) -> dict[str, Any]:
-        """A request that is safe to repeat, retried per the client's policy."""
-        return await self._retry.acall(lambda: self._send(request))
-
-    async def get_account_id(self) -> str:
-        """The account id: as given, else resolved once via ``GET /v1/accounts``."""
-        async with self._account_lock:
-            if self._account_id is None:
-                self._account_id = parse_account(await self._call(accounts_request()))
-        return self._account_id
-
-    async def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:
-        account, job = split_job(job_id)
-        return TrainerJobName(account or await self.get_account_id(), job)
+        self._init_gateway(trainer_gateway_url)
 
     # Jobs -----------------------------------------------------------------------------
 
