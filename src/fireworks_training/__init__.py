@@ -1,31 +1,46 @@
-"""Save, load, list and promote Fireworks training checkpoints from your own training loop."""
+"""Save, load, list and promote Fireworks training checkpoints from your own training loop.
+
+Names are imported on first use (PEP 562 ``__getattr__``): ``import fireworks_training``
+stays cheap, and the trainer client's dependencies (tinker and what it pulls in) load only
+when a trainer name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .checkpoints import (
-    Checkpoint,
-    CheckpointKind,
-    CheckpointName,
-    CheckpointType,
-    Model,
-    ModelName,
-    SamplerCheckpointType,
-    SaveSamplerResult,
-    TrainerJobName,
-    is_promotable,
-    latest_promotable,
-    validate_output_model_id,
-)
-from .checkpoints.ledger import LedgerWarning
-from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
-from .clients.fireworks import AsyncFireworksClient, FireworksClient
-from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
-from .operations import AsyncOperation, Operation
-from .pagination import AsyncPager, Page, SyncPager
+
+if TYPE_CHECKING:
+    from .checkpoints import (
+        Checkpoint,
+        CheckpointKind,
+        CheckpointName,
+        CheckpointType,
+        Model,
+        ModelName,
+        SamplerCheckpointType,
+        SaveSamplerResult,
+        TrainerJobName,
+        is_promotable,
+        latest_promotable,
+        validate_output_model_id,
+    )
+    from .checkpoints.ledger import LedgerWarning
+    from .checkpoints.types import TrainerJob
+    from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
+    from .clients.fireworks import AsyncFireworksClient, FireworksClient
+    from .clients.jobs import AsyncTrainerJobManager, TrainerJobConfig, TrainerJobManager
+    from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
+    from .operations import AsyncOperation, Operation
+    from .pagination import AsyncPager, Page, SyncPager
 
 __all__ = [
     "AsyncFireworksClient",
     "AsyncOperation",
     "AsyncPager",
+    "AsyncTrainerJobManager",
     "Checkpoint",
     "CheckpointKind",
     "CheckpointName",
@@ -42,6 +57,9 @@ __all__ = [
     "SamplerCheckpointType",
     "SaveSamplerResult",
     "SyncPager",
+    "TrainerJob",
+    "TrainerJobConfig",
+    "TrainerJobManager",
     "TrainerJobName",
     "TrainingCheckpoints",
     "__version__",
@@ -49,3 +67,48 @@ __all__ = [
     "latest_promotable",
     "validate_output_model_id",
 ]
+
+# Where each public name lives; keep in step with the TYPE_CHECKING imports above.
+_SOURCES: dict[str, str] = {
+    "AsyncFireworksClient": ".clients.fireworks",
+    "AsyncOperation": ".operations",
+    "AsyncPager": ".pagination",
+    "AsyncTrainerJobManager": ".clients.jobs",
+    "Checkpoint": ".checkpoints",
+    "CheckpointKind": ".checkpoints",
+    "CheckpointName": ".checkpoints",
+    "CheckpointType": ".checkpoints",
+    "FiretitanServiceClient": ".clients.trainer",
+    "FiretitanTrainingClient": ".clients.trainer",
+    "FireworksClient": ".clients.fireworks",
+    "LedgerWarning": ".checkpoints.ledger",
+    "Model": ".checkpoints",
+    "ModelName": ".checkpoints",
+    "Operation": ".operations",
+    "Page": ".pagination",
+    "ResumeInfo": ".checkpoints.workflow",
+    "SamplerCheckpointType": ".checkpoints",
+    "SaveSamplerResult": ".checkpoints",
+    "SyncPager": ".pagination",
+    "TrainerJob": ".checkpoints.types",
+    "TrainerJobConfig": ".clients.jobs",
+    "TrainerJobManager": ".clients.jobs",
+    "TrainerJobName": ".checkpoints",
+    "TrainingCheckpoints": ".checkpoints.workflow",
+    "is_promotable": ".checkpoints",
+    "latest_promotable": ".checkpoints",
+    "validate_output_model_id": ".checkpoints",
+}
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(source, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
