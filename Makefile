@@ -30,7 +30,17 @@ docs: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -W error -q
 
-test: lint types docs pytest
+test: lint types docs pytest bench-smoke
+
+# Side-by-side measurements against the emulator: benchmarks/RESULTS.md and ratios.png.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.run --out benchmarks
+
+# Tiny sizes into a temporary folder, only to prove the benchmark scripts run.
+bench-smoke: $(STAMP)
+	tmp=$$(mktemp -d) && $(BIN)/python -m benchmarks.run --smoke --out "$$tmp"; \
+		status=$$?; rm -rf "$$tmp"; exit $$status
 
 clean:
 	rm -rf $(VENV) build dist site .mypy_cache .ruff_cache

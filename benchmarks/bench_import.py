@@ -1,0 +1,100 @@
+"""Import time in a fresh interpreter: ours vs the official client's training SDK.
+
+Each child interpreter times only the import statement (``perf_counter`` around it), so the
+interpreter's own start-up, the same for both, is left out. Children alternate.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .harness import compare
+from .official import OfficialClient
+from .report import Bar, Config, Result, Row
+
+__all__ = ["run"]
+
+TARGET_VS_OFFICIAL = 0.5
+OURS = "import fireworks_training"
+OURS_CLIENT = "from fireworks_training import FireworksClient"
+OFFICIAL = "from fireworks.training.sdk import FireworksClient"
+_CHILD = (
+    "import json, sys, time\n"
+    "start = time.perf_counter()\n"
+    "exec(sys.argv[1])\n"
+    "seconds = time.perf_counter() - start\n"
+    "print(json.dumps({'seconds': seconds, 'tinker': 'tinker' in sys.modules,"
+    " 'modules': len(sys.modules)}))\n"
+)
+
+
+def import_child(python: str, statement: str) -> dict[str, float]:
+    """Run ``statement`` in a fresh ``python``; its seconds, module count, tinker loaded."""
+    out = subprocess.run(
+        [python, "-c", _CHILD, statement], capture_output=True, text=True, check=True
+    )
+    reply: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return reply
+
+
+def run(config: Config, official: OfficialClient | None) -> Result:
+    """Both statements of ours, and the official one when installed, alternating."""
+    result = Result("Import time")
+    ours_python = sys.executable
+    sides = {
+        "ours": lambda: import_child(ours_python, OURS)["seconds"],
+        "ours_client": lambda: import_child(ours_python, OURS_CLIENT)["seconds"],
+    }
+    if official is not None:
+        official_python = str(official.python)
+        sides["official"] = lambda: import_child(official_python, OFFICIAL)["seconds"]
+    times = compare(sides, config.import_rounds)
+    tinker = import_child(ours_python, OURS)["tinker"]
+    modules = {
+        "ours": import_child(ours_python, OURS)["modules"],
+        "ours_client": import_child(ours_python, OURS_CLIENT)["modules"],
+    }
+    ms = {side: times.median(side) * 1e3 for side in times.seconds}
+    if official is None:
+        result.rows.append(
+            Row(
+                f"`{OURS}`, fresh interpreter",
+                f"ours {ms['ours']:.0f} ms; `{OURS_CLIENT}` {ms['ours_client']:.0f} ms",
+                "official client not measured",
+                f"≤ {TARGET_VS_OFFICIAL}x official",
+                None,
+            )
+        )
+        return result
+    measured = f"official `{OFFICIAL}` {ms['official']:.0f} ms"
+    for side, statement in (("ours", OURS), ("ours_client", OURS_CLIENT)):
+        ratio = times.ratio(side, "official")
+        targeted = side == "ours"  # the issue's target; the client import is shown alongside
+        result.rows.append(
+            Row(
+                f"`{statement}`, fresh interpreter",
+                f"ours {ms[side]:.0f} ms ({modules[side]:.0f} modules); {measured}",
+                f"{ratio:.2f}x official",
+                f"≤ {TARGET_VS_OFFICIAL}x official" if targeted else "— (like for like)",
+                ratio <= TARGET_VS_OFFICIAL if targeted else None,
+            )
+        )
+        result.bars.append(
+            Bar(
+                f"{statement} / official import" + ("" if targeted else " (reference)"),
+                ratio,
+                TARGET_VS_OFFICIAL,
+                reference=not targeted,
+            )
+        )
+    result.notes.append(
+        f"{times.rounds} alternating rounds of fresh interpreters after a warm-up (which also "
+        f"writes bytecode caches). `import fireworks_training` loads tinker: {bool(tinker)}. "
+        "The package imports its names on first use, so `import fireworks_training` loads "
+        "almost nothing; `from fireworks_training import FireworksClient` (httpx, pydantic, "
+        "the models) is the like-for-like comparison. In this dev virtualenv httpx's own "
+        "import also loads its optional command line (click, pygments, rich), about 60 ms."
+    )
+    return result

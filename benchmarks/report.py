@@ -1,0 +1,139 @@
+"""What a benchmark hands back, and ``RESULTS.md`` and the chart made from it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Bar", "Config", "Result", "Row", "render_chart", "render_markdown"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and repeats of one run (``smoke`` shrinks everything)."""
+
+    smoke: bool
+    rounds: int
+    rows: int
+    page_size: int
+    saves: int
+    in_flight: int
+    promotion_s: float
+    promotion_rounds: int
+    ledger_lines: tuple[int, int]
+    import_rounds: int
+    official: bool
+
+
+FULL = Config(
+    smoke=False,
+    rounds=7,
+    rows=10_000,
+    page_size=200,
+    saves=500,
+    in_flight=1_000,
+    promotion_s=2.0,
+    promotion_rounds=3,
+    ledger_lines=(10_000, 100_000),
+    import_rounds=10,
+    official=True,
+)
+SMOKE = Config(
+    smoke=True,
+    rounds=2,
+    rows=200,
+    page_size=50,
+    saves=20,
+    in_flight=50,
+    promotion_s=0.2,
+    promotion_rounds=1,
+    ledger_lines=(500, 2_000),
+    import_rounds=2,
+    official=False,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    benchmark: str
+    measured: str
+    result: str
+    target: str
+    met: bool | None  # None: no target, or the comparison could not run
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the chart: a ratio and the target it must stay under (or reach)."""
+
+    label: str
+    ratio: float
+    target: float
+    higher_is_better: bool = False
+    reference: bool = False  # drawn grey: a baseline's own number, not a target of ours
+
+    @property
+    def met(self) -> bool:
+        """Whether the ratio is on the right side of its target."""
+        return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
+
+
+@dataclass
+class Result:
+    """What one benchmark module measured."""
+
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "—"}[met]
+
+
+def render_markdown(
+    results: Sequence[Result], machine: dict[str, str], preamble: Sequence[str]
+) -> str:
+    """The whole ``RESULTS.md``."""
+    lines = ["# Benchmark results", ""]
+    for paragraph in preamble:
+        lines += [paragraph, ""]
+    lines += ["| benchmark | measured (medians) | result | target | |", "|---|---|---|---|---|"]
+    for result in results:
+        for row in result.rows:
+            cells = [row.benchmark, row.measured, row.result, row.target, _verdict(row.met)]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Machine and versions", ""]
+    lines += [f"- {key}: {value}" for key, value in machine.items()]
+    for result in results:
+        if result.notes:
+            lines += ["", f"## {result.title}", "", *result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_chart(results: Sequence[Result], path: Path) -> None:
+    """A horizontal bar chart of the main ratios, each with its target marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = [bar for result in results for bar in result.bars]
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(bars) + 1.5))
+    positions = list(range(len(bars)))[::-1]
+    colors = ["tab:gray" if b.reference else "tab:green" if b.met else "tab:red" for b in bars]
+    ax.barh(positions, [b.ratio for b in bars], color=colors)
+    for pos, bar in zip(positions, bars, strict=True):
+        ax.plot([bar.target, bar.target], [pos - 0.4, pos + 0.4], color="black", linewidth=2)
+        ax.text(bar.ratio, pos, f" {bar.ratio:.2f}x", va="center", fontsize=8)
+    ax.set_yticks(positions, [b.label for b in bars], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("ratio (log scale); black mark = target")
+    ax.set_title("fireworks-training: ratios (green = target met, red = missed, grey = reference)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
