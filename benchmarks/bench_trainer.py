@@ -6,11 +6,13 @@ measured is the client's own cost per op (two requests, a hand-off to its event 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import threading
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import httpx
 
@@ -19,6 +21,8 @@ from .harness import compare, current_rss_mib, os_thread_count, peak_rss_mib, ti
 from .report import Bar, Config, Result, Row
 
 __all__ = ["run"]
+
+T = TypeVar("T")
 
 TARGET_VS_HTTPX = 1.2
 MAX_EXTRA_THREADS = 8
@@ -62,6 +66,52 @@ class _BareTrainer:
         return str(self._wait(submitted["request_id"])["path"])
 
 
+class _BareAsyncTrainer:
+    """The same ops over an ``httpx.AsyncClient`` on an event loop in a second thread.
+
+    The shape of our client without our code: what the architecture alone costs.
+    """
+
+    def __init__(self, api_key: str, url: str, model_id: str) -> None:
+        self.url, self.model_id, self.seq = url, model_id, 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._http = self._run(self._client(api_key))
+
+    @staticmethod
+    async def _client(api_key: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(headers={"X-Api-Key": api_key}, timeout=60)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _post(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._http.post(f"{self.url}/api/v1/{op}", json=body)
+        response.raise_for_status()
+        reply: dict[str, Any] = response.json()
+        return reply
+
+    async def _save(self, body: dict[str, Any]) -> str:
+        request_id = (await self._post("save_weights", body))["request_id"]
+        while True:
+            retrieve = {"request_id": request_id, "allow_metadata_only": False}
+            reply = await self._post("retrieve_future", retrieve)
+            if reply.get("type") != "try_again":
+                return str(reply["path"])
+
+    def save_state(self, name: str) -> str:
+        self.seq += 1
+        body = {"model_id": self.model_id, "seq_id": self.seq, "type": "save_weights"}
+        return self._run(self._save({**body, "path": name}))
+
+    def close(self) -> None:
+        self._run(self._http.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
 def _name(side: str, i: int) -> str:
     # A few names, overwritten in turn: the emulator rewrites its whole store on every new
     # row, so ever new names would make its work grow save after save.
@@ -83,6 +133,8 @@ def run(config: Config) -> Result:
         ):
             ours = service.create_training_client(BASE_MODEL, lora_rank=LORA_RANK)
             bare = _BareTrainer(http, url)
+            # A second model of the same trainer: its seq_ids are its own.
+            threaded = _BareAsyncTrainer(emu.api_key, url, _BareTrainer(http, url).model_id)
 
             def ours_side() -> None:
                 for i in range(n):
@@ -92,7 +144,17 @@ def run(config: Config) -> Result:
                 for i in range(n):
                     bare.save_state(_name("bare", i))
 
-            saves = compare({"ours": ours_side, "httpx": bare_side}, config.rounds)
+            def threaded_side() -> None:
+                for i in range(n):
+                    threaded.save_state(_name("loop", i))
+
+            try:
+                saves = compare(
+                    {"ours": ours_side, "httpx": bare_side, "loop": threaded_side},
+                    config.rounds,
+                )
+            finally:
+                threaded.close()
         flight = _in_flight(emu, config.in_flight)
 
     ratio = saves.ratio("ours", "httpx")
@@ -108,6 +170,19 @@ def run(config: Config) -> Result:
         )
     )
     result.bars.append(Bar("save_state sequential / bare httpx", ratio, TARGET_VS_HTTPX))
+    loop_ms = saves.median("loop") / config.saves * 1e3
+    result.rows.append(
+        Row(
+            f"{config.saves} sequential saves, bare `httpx.AsyncClient` on a loop thread "
+            "(our client's shape without our code)",
+            f"loop {saves.median('loop'):.3f} s ({loop_ms:.2f} ms/op); "
+            f"httpx {saves.median('httpx'):.3f} s",
+            f"{saves.ratio('loop', 'httpx'):.2f}x httpx; "
+            f"ours {saves.ratio('ours', 'loop'):.2f}x this",
+            "— (reference)",
+            None,
+        )
+    )
     ok = flight["completed"] == config.in_flight and flight["extra_threads"] <= MAX_EXTRA_THREADS
     result.rows.append(
         Row(

@@ -1,9 +1,10 @@
 """The official ``fireworks-ai`` client, in its own cached virtualenv.
 
-The same approach and cache as ``tests/emulator/test_wire_fidelity.py``: the package is
+Used by the benchmarks and by ``tests/emulator/test_wire_fidelity.py``. The package is
 installed without its dependency pins, then with the few libraries its control-plane client
-imports, under ``~/.cache/fireworks-training-wirefidelity/<version>``; a virtualenv built by
-either is used by both. Scripts run in a subprocess and print one JSON line.
+imports (the registry may lack the newest pin of one of them, certifi), under
+``~/.cache/fireworks-training-wirefidelity/<version>``. Scripts run in a subprocess and print
+one JSON line.
 """
 
 from __future__ import annotations

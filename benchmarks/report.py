@@ -132,8 +132,13 @@ def render_chart(results: Sequence[Result], path: Path) -> None:
         ax.text(bar.ratio, pos, f" {bar.ratio:.2f}x", va="center", fontsize=8)
     ax.set_yticks(positions, [b.label for b in bars], fontsize=8)
     ax.set_xscale("log")
+    # Room on the right for the largest bar's label (the axis is logarithmic).
+    ax.set_xlim(right=max(max(b.ratio for b in bars), max(b.target for b in bars)) * 3)
     ax.set_xlabel("ratio (log scale); black mark = target")
-    ax.set_title("fireworks-training: ratios (green = target met, red = missed, grey = reference)")
+    ax.set_title(
+        "fireworks-training benchmark ratios\n(green = target met, red = missed, grey = reference)",
+        fontsize=10,
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

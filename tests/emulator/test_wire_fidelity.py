@@ -1,43 +1,20 @@
 """The official ``fireworks-ai`` client lists and promotes checkpoints against the emulator.
 
-The client runs in its own virtualenv (cached under
-``~/.cache/fireworks-training-wirefidelity/<version>``) so its pins never touch ours. The
-package is installed without its dependency pins, then with the few libraries its control-
-plane client imports: the registry may lack the newest pin of one of them (certifi), and the
-checkpoint client does not need the extras.
+The client runs in its own cached virtualenv (``benchmarks/official.py`` builds it, and the
+benchmarks use it too) so its pins never touch ours.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from benchmarks.official import OfficialClient, official_client
 
 from fireworks_training.emulator import Emulator
 
 from .kit import BASE_MODEL, Trainer
-
-VERSION = os.environ.get("FIREWORKS_AI_WIRE_VERSION", "1.2.30")
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-VENV = CACHE / "fireworks-training-wirefidelity" / VERSION
-RUNTIME_DEPS = [
-    "httpx<1",
-    "urllib3",
-    "pydantic<3",
-    "anyio<5",
-    "distro",
-    "sniffio",
-    "typing-extensions",
-    "certifi",
-]
-MODULE = "fireworks.training.sdk.fireworks_client"
 
 DRIVER = """
 import json, sys
@@ -54,64 +31,16 @@ print(json.dumps({"account": client.account_id, "rows": rows, "model": model}))
 """
 
 
-def _python() -> Path:
-    return VENV / "bin" / "python"
-
-
-def _has_module() -> bool:
-    check = subprocess.run(
-        [str(_python()), "-c", f"import {MODULE}"], capture_output=True, timeout=60
-    )
-    return check.returncode == 0
-
-
-def _build_venv() -> str | None:
-    """Create the cached virtualenv; the reason it could not be built, else None."""
-    staging = VENV.with_name(VENV.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    pip = [
-        str(staging / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-    ]
-    steps = [
-        [sys.executable, "-m", "venv", str(staging)],
-        [*pip, "--no-deps", f"fireworks-ai=={VERSION}"],
-        [*pip, *RUNTIME_DEPS],
-    ]
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            shutil.rmtree(staging, ignore_errors=True)
-            return f"cannot install fireworks-ai=={VERSION}: {result.stderr.strip()[-300:]}"
-    shutil.rmtree(VENV, ignore_errors=True)
-    staging.rename(VENV)
-    return None
-
-
 @pytest.fixture(scope="module")
-def reference_python() -> Path:
-    if not _python().exists():
-        reason = _build_venv()
-        if reason:
-            pytest.skip(reason)
-    if not _has_module():
-        pytest.skip(f"fireworks-ai=={VERSION} has no {MODULE} (no training SDK to compare with)")
-    return _python()
+def reference() -> OfficialClient:
+    client, reason = official_client()
+    if client is None:
+        pytest.skip(reason)
+    return client
 
 
-def _drive(python: Path, emu: Emulator, job: str, output_model: str) -> dict[str, Any]:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(Path.home())}
-    args = [emu.base_url, emu.api_key, job, output_model, BASE_MODEL]
-    result = subprocess.run(
-        [str(python), "-c", DRIVER, *args], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return out
+def _drive(client: OfficialClient, emu: Emulator, job: str, output_model: str) -> dict[str, Any]:
+    return client.run(DRIVER, emu.base_url, emu.api_key, job, output_model, BASE_MODEL, timeout=120)
 
 
 def _prepare(emu: Emulator, http: httpx.Client) -> tuple[str, list[str]]:
@@ -128,11 +57,11 @@ def _prepare(emu: Emulator, http: httpx.Client) -> tuple[str, list[str]]:
 
 
 def test_reference_client_lists_and_promotes(
-    reference_python: Path, emu: Emulator, http: httpx.Client
+    reference: OfficialClient, emu: Emulator, http: httpx.Client
 ) -> None:
     job, names = _prepare(emu, http)
     emu.request_log.clear()
-    out = _drive(reference_python, emu, job, "wire-model")
+    out = _drive(reference, emu, job, "wire-model")
     assert out["account"] == emu.account_id
     assert [row["name"] for row in out["rows"]] == names
     assert all("sizeBytes" in row for row in out["rows"])
@@ -156,12 +85,12 @@ def test_reference_client_lists_and_promotes(
 
 
 def test_reference_client_retries_a_legacy_server_without_the_opt_in(
-    reference_python: Path, emu: Emulator, http: httpx.Client
+    reference: OfficialClient, emu: Emulator, http: httpx.Client
 ) -> None:
     job, _ = _prepare(emu, http)
     emu.set_legacy_async_promotion(True)
     emu.request_log.clear()
-    out = _drive(reference_python, emu, job, "legacy-model")
+    out = _drive(reference, emu, job, "legacy-model")
     assert out["model"]["state"] == "READY"
     bodies = [e.body for e in emu.request_log if e.route.endswith(":promote")]
     assert [("async_promotion" in b) for b in bodies] == [True, False]
@@ -169,11 +98,11 @@ def test_reference_client_retries_a_legacy_server_without_the_opt_in(
 
 @pytest.mark.slow
 def test_reference_client_waits_for_a_long_running_promotion(
-    reference_python: Path, emu: Emulator, http: httpx.Client
+    reference: OfficialClient, emu: Emulator, http: httpx.Client
 ) -> None:
     job, _ = _prepare(emu, http)
     emu.set_promotion_mode("async", seconds=0.5)  # the client sleeps 10 s before its first poll
-    out = _drive(reference_python, emu, job, "async-model")
+    out = _drive(reference, emu, job, "async-model")
     assert out["model"]["state"] == "READY"
     assert "@type" not in out["model"]
     assert any("/operations/" in e.route for e in emu.request_log)
