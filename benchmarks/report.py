@@ -96,9 +96,12 @@ def _verdict(met: bool | None) -> str:
 
 
 def render_markdown(
-    results: Sequence[Result], machine: dict[str, str], preamble: Sequence[str]
+    results: Sequence[Result],
+    machine: dict[str, str],
+    preamble: Sequence[str],
+    chart: str | None = None,
 ) -> str:
-    """The whole ``RESULTS.md``."""
+    """The whole ``RESULTS.md``; ``chart`` is the chart's path relative to it, if drawn."""
     lines = ["# Benchmark results", ""]
     for paragraph in preamble:
         lines += [paragraph, ""]
@@ -107,6 +110,8 @@ def render_markdown(
         for row in result.rows:
             cells = [row.benchmark, row.measured, row.result, row.target, _verdict(row.met)]
             lines.append("| " + " | ".join(cells) + " |")
+    if chart is not None:
+        lines += ["", f"![Main ratios against their targets]({chart})"]
     lines += ["", "## Machine and versions", ""]
     lines += [f"- {key}: {value}" for key, value in machine.items()]
     for result in results:
@@ -115,14 +120,16 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def render_chart(results: Sequence[Result], path: Path) -> None:
-    """A horizontal bar chart of the main ratios, each with its target marked."""
+def render_chart(results: Sequence[Result], path: Path) -> bool:
+    """A horizontal bar chart of the main ratios, each with its target marked; False if none."""
+    bars = [bar for result in results for bar in result.bars]
+    if not bars:
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    bars = [bar for result in results for bar in result.bars]
     fig, ax = plt.subplots(figsize=(9, 0.55 * len(bars) + 1.5))
     positions = list(range(len(bars)))[::-1]
     colors = ["tab:gray" if b.reference else "tab:green" if b.met else "tab:red" for b in bars]
@@ -142,3 +149,4 @@ def render_chart(results: Sequence[Result], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+    return True

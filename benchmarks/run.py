@@ -2,14 +2,16 @@
 
     python -m benchmarks.run [--smoke] [--out DIR] [--only NAME ...]
 
-``--smoke`` runs tiny sizes without the official client or the chart, only to prove the
-scripts work; its numbers mean nothing.
+``--smoke`` runs tiny sizes without the official client, only to prove the scripts work (its
+numbers mean nothing); it draws the chart when matplotlib is installed. A full run needs
+matplotlib (the ``bench`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import sys
@@ -25,6 +27,8 @@ __all__ = ["main"]
 
 HERE = Path(__file__).resolve().parent
 OPTIMISATIONS = HERE / "optimisations.md"
+CHART = "ratios.png"
+NO_MATPLOTLIB = "matplotlib is not installed (pip install -e '.[bench]')"
 
 Bench = Callable[[Config, OfficialClient | None], Result]
 BENCHMARKS: dict[str, Bench] = {
@@ -67,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), default=None)
     args = parser.parse_args(argv)
     config = SMOKE if args.smoke else FULL
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+    if not config.smoke and not has_matplotlib:
+        parser.error(f"the chart needs matplotlib: {NO_MATPLOTLIB}")  # before, not after, the run
     start = time.perf_counter()
 
     official: OfficialClient | None = None
@@ -98,16 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if config.smoke:
         preamble.append("**Smoke run: tiny sizes; these numbers mean nothing.**")
-    text = render_markdown(results, machine(official_text), preamble)
+    chart: str | None = None
+    if not has_matplotlib:
+        print(f"no chart: {NO_MATPLOTLIB}", flush=True)
+    elif render_chart(results, args.out / CHART):
+        chart = CHART
+        print(f"wrote {args.out / CHART}", flush=True)
+    else:
+        print("no chart: no ratios were measured", flush=True)
+    text = render_markdown(results, machine(official_text), preamble, chart)
     if OPTIMISATIONS.exists():
         text += "\n" + OPTIMISATIONS.read_text()
     (args.out / "RESULTS.md").write_text(text)
     print(f"wrote {args.out / 'RESULTS.md'}", flush=True)
-    if config.smoke:
-        print("smoke mode: no chart (matplotlib is not needed)", flush=True)
-    else:
-        render_chart(results, args.out / "ratios.png")
-        print(f"wrote {args.out / 'ratios.png'}", flush=True)
     print(f"done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
