@@ -324,6 +324,44 @@ def test_list_checkpoints_failure_raises(
         trainer.list_checkpoints()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [{}, {"checkpoints": None}, {"checkpoints": "step-2"}, {"checkpoints": {"step-2": {}}}],
+)
+def test_malformed_list_checkpoints_answer_raises(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, answer: dict[str, Any]
+) -> None:
+    fake.checkpoints = answer
+    with pytest.raises(RequestFailedError, match="no checkpoints list") as caught:
+        trainer.list_checkpoints()
+    assert caught.value.category == "server"
+
+
+def test_list_checkpoints_answer_that_is_not_an_object_raises(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    fake.checkpoints = ["step-2"]
+    with pytest.raises(RequestFailedError, match="not a JSON object"):
+        trainer.list_checkpoints()
+
+
+def test_list_checkpoints_accepts_name_objects(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    fake.checkpoints = {"checkpoints": ["a", {"name": "b"}, {"checkpoint_id": "c"}]}
+    assert trainer.list_checkpoints() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("bad", [None, 7, "", {"name": ""}, {"path": "x"}, {"name": 3}, ["x"]])
+def test_list_checkpoints_entry_that_is_not_a_name_raises(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, bad: Any
+) -> None:
+    fake.checkpoints = {"checkpoints": ["step-2", bad, "step-4"]}
+    with pytest.raises(RequestFailedError, match="entry 1 is not a checkpoint name") as caught:
+        trainer.list_checkpoints()
+    assert caught.value.category == "server"
+
+
 def test_list_checkpoints_retries_transient(
     trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
 ) -> None:

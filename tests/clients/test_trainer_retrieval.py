@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -21,6 +22,7 @@ from fireworks_training.errors import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
     RequestFailedError,
 )
 
@@ -38,6 +40,18 @@ def read_timeout() -> httpx.ReadTimeout:
 
 
 # Retrieval ------------------------------------------------------------------------------
+
+
+def test_retrieve_request_is_exact(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
+    fake.retrieve_script.append("try_again")
+    trainer.save_state("s").result()
+    assert len(fake.retrieve_requests) == 2
+    for request in fake.retrieve_requests:
+        assert request.method == "POST"
+        assert str(request.url) == f"{TRAINER}/api/v1/retrieve_future"
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["x-api-key"] == KEY
+        assert json.loads(request.content) == {"request_id": "req-1", "allow_metadata_only": False}
 
 
 def test_try_again_repolls_at_once(
@@ -76,6 +90,29 @@ def test_429_backs_off_honouring_retry_after(
     assert slept[0] == 3.0
     assert len(slept) == 2
     assert 0 < slept[1] <= 10
+
+
+def test_a_trainer_answering_only_429_is_given_up_on(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    budget = PollTuning().max_rate_limited
+    limited = reply(429, {"error": {"code": 429, "message": "slow down"}}, **{"Retry-After": "2"})
+    fake.retrieve_script.extend([limited] * (budget + 5))
+    with pytest.raises(RateLimitError, match=r"429 POST .*/retrieve_future: slow down") as caught:
+        trainer.save_state("s").result(timeout=30)
+    assert caught.value.status_code == 429
+    assert len(fake.retrieves) == budget + 1
+    assert slept == [2.0] * budget
+
+
+def test_try_again_resets_the_429_budget(fake: FakeTrainer, policy: RetryPolicy) -> None:
+    tuning = PollTuning(max_rate_limited=2)
+    fake.retrieve_script.extend([reply(429), reply(429), "try_again", reply(429), reply(429)])
+    with FiretitanTrainingClient(
+        TRAINER, MODEL, api_key=KEY, retry_policy=policy, poll_tuning=tuning
+    ) as client:
+        assert client.save_state("s").result(timeout=30) == "cross_job://job-abc/s"
+    assert len(fake.retrieves) == 6
 
 
 def test_connection_errors_back_off_then_recover(
@@ -247,6 +284,24 @@ def test_save_state_timeout_raises_and_the_save_goes_on(
     assert fake.ops("save_weights")[0]["path"] == "s"
     release(trainer, held)
     assert trainer.save_state("t", timeout=5).result() == "cross_job://job-abc/t"
+
+
+def test_save_weights_for_sampler_returns_before_the_save_finishes(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, held: asyncio.Event
+) -> None:
+    fake.expected_submits = 1
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            call = pool.submit(trainer.save_weights_for_sampler, "s")
+            future = call.result(timeout=10)  # a blocking call would time out here
+            assert fake.all_submitted.wait(10)
+            assert not future.done()  # the trainer has not answered yet
+            assert fake.retrieves == []
+        finally:
+            release(trainer, held)
+    saved = future.result(timeout=10)
+    assert saved.path == f"accounts/acme/rlorTrainerJobs/job-abc/checkpoints/s-{trainer.session_id}"
+    assert fake.retrieves == ["req-1"]
 
 
 def test_cancelling_a_future_stops_waiting_only(

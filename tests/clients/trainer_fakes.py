@@ -43,6 +43,7 @@ class FakeTrainer:
         self.lock = threading.Lock()
         self.submits: list[tuple[str, dict[str, Any]]] = []
         self.retrieves: list[str] = []
+        self.retrieve_requests: list[httpx.Request] = []
         self.heartbeats: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
         self.headers: list[httpx.Headers] = []
@@ -120,10 +121,10 @@ class FakeTrainer:
 
     async def _retrieve(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        assert body["allow_metadata_only"] is False
         if self.hold is not None:
             await self.hold.wait()
         with self.lock:
+            self.retrieve_requests.append(request)
             self.retrieves.append(body["request_id"])
             scripted = self._scripted(self.retrieve_script)
             if isinstance(scripted, httpx.Response):

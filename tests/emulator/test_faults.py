@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from fireworks_training.emulator import Emulator
+from fireworks_training.emulator import app as app_module
 
 from .kit import Trainer, promote_body
 
@@ -86,12 +88,23 @@ def test_drop_response_does_the_work_then_loses_the_answer(
     assert retry.status_code == 409
 
 
-def test_latency_delays_the_answer(emu: Emulator, http: httpx.Client) -> None:
+def test_latency_delays_the_answer(
+    emu: Emulator, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:  # the server's sleeps, not slept
+        slept.append(seconds)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(app_module, "asyncio", SimpleNamespace(sleep=record))
     emu.faults.add(ACCOUNTS, latency_s=0.3, rate=0.0)
-    started = time.monotonic()
     assert http.get(ACCOUNTS).status_code == 200
-    assert time.monotonic() - started >= 0.25
-    assert emu.faults.stats()["latency"] == 1
+    assert slept == [0.3]
+    assert emu.faults.stats() == {"total": 0, "latency": 1}
+    assert http.get("/v1/accounts/emulator/models/none").status_code == 404  # no rule here
+    assert slept == [0.3]
+    assert emu.faults.stats() == {"total": 0, "latency": 1}
 
 
 def test_invalid_rules_are_refused(emu: Emulator) -> None:

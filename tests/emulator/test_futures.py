@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from fireworks_training.emulator import Emulator
+from fireworks_training.emulator.backend import RecordedRequest
 
 from .kit import Trainer, datum
 
@@ -25,9 +27,7 @@ def test_submit_answers_request_and_model_ids(trainer: Trainer) -> None:
 
 def test_a_gap_waits_and_long_polls_with_try_again(trainer: Trainer) -> None:
     third = trainer.submit("forward_backward", FB, seq=3)
-    started = time.monotonic()
-    pending = trainer.poll(third).json()
-    assert time.monotonic() - started >= 0.3  # held (long_poll_seconds=0.5), not answered at once
+    pending = trainer.poll(third).json()  # the long poll ran out with the gap still open
     assert pending == {"type": "try_again", "request_id": third, "queue_state": "active"}
     second = trainer.submit("optim_step", {"adam_params": {"learning_rate": 0.1}}, seq=2)
     assert trainer.poll(second).json()["type"] == "try_again"
@@ -36,6 +36,43 @@ def test_a_gap_waits_and_long_polls_with_try_again(trainer: Trainer) -> None:
     assert trainer.wait(second)["metrics"]["step"] == 1
     after = trainer.wait(third)["metrics"]["loss:sum"]
     assert after < before  # seq 3 ran after the step that used seq 1's gradients
+
+
+def _polls(emu: Emulator, request_id: str) -> list[RecordedRequest]:
+    return [
+        e
+        for e in list(emu.request_log)
+        if e.route.endswith("/retrieve_future") and e.body.get("request_id") == request_id
+    ]
+
+
+def _wait_for_poll(emu: Emulator, request_id: str) -> None:
+    """Block until the emulator has received a retrieve of ``request_id``."""
+    pause = threading.Event()
+    for _ in range(1000):
+        if _polls(emu, request_id):
+            return
+        pause.wait(0.01)
+    raise AssertionError(f"no retrieve of {request_id} reached the emulator")
+
+
+def test_a_held_long_poll_answers_once_the_gap_is_filled(emu: Emulator, trainer: Trainer) -> None:
+    emu.set_long_poll_seconds(30)  # far longer than the test: the poll must be held
+    third = trainer.submit("forward_backward", FB, seq=3)
+    headers = {"X-Api-Key": emu.api_key}
+    with (
+        httpx.Client(base_url=emu.base_url, headers=headers, timeout=60) as poller,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        body = {"request_id": third, "allow_metadata_only": False}
+        held = pool.submit(poller.post, trainer.api("retrieve_future"), json=body)
+        _wait_for_poll(emu, third)
+        trainer.submit("forward_backward", FB, seq=1)
+        trainer.submit("optim_step", {"adam_params": {"learning_rate": 0.1}}, seq=2)
+        answer = held.result(timeout=60).json()
+    # One poll, sent before seq 1 existed, came back with seq 3's result rather than try_again.
+    assert "loss_fn_outputs" in answer
+    assert len(_polls(emu, third)) == 1
 
 
 def test_a_repeated_seq_id_returns_the_original_request(trainer: Trainer) -> None:

@@ -104,8 +104,8 @@ async def _cancel_all() -> None:
 class PollTuning:
     """Retrieval knobs: long-poll read timeout, backoff cap, budgets for failures in a row.
 
-    A trainer that answers only 408/5xx, or lets every long poll time out, is given up on
-    after the budget (minutes, with the backoff) instead of being polled forever.
+    A trainer that answers only 408/5xx or 429, or lets every long poll time out, is given
+    up on after the budget (minutes, with the backoff) instead of being polled forever.
     """
 
     poll_timeout_s: float = FUTURE_POLL_TIMEOUT_S
@@ -113,6 +113,7 @@ class PollTuning:
     max_connection_failures: int = MAX_POLL_CONNECTION_FAILURES
     max_server_errors: int = 40
     max_read_timeouts: int = 8
+    max_rate_limited: int = 40
 
 
 class TrainerConnection:
@@ -230,6 +231,8 @@ class TrainerConnection:
             if status == 429:
                 limited += 1
                 error = error_from_response(response, secret=self._key)
+                if limited > self._tuning.max_rate_limited:
+                    raise error
                 await self._sleep(error.retry_after or self._backoff(limited))
                 continue
             if status == 408 or status >= 500:

@@ -271,17 +271,29 @@ class FiretitanTrainingClient:
     # References ----------------------------------------------------------------------------
 
     def list_checkpoints(self) -> list[str]:
-        """Names of the resumable state checkpoints on this trainer; failures raise."""
+        """Names of the resumable state checkpoints on this trainer; failures raise.
+
+        An answer without a ``checkpoints`` list, or with an entry that is not a name, raises
+        ``RequestFailedError`` rather than returning a partial list.
+        """
         reply = self._conn.runner.run(self._conn.get("/api/v1/list_checkpoints"))
         entries = reply.get("checkpoints")
         if not isinstance(entries, list):
-            raise RequestFailedError("list_checkpoints answer has no checkpoints list")
+            raise RequestFailedError(
+                "list_checkpoints answer has no checkpoints list", category="server"
+            )
         names: list[str] = []
-        for entry in entries:
+        for index, entry in enumerate(entries):
+            name = entry
             if isinstance(entry, Mapping):
-                entry = entry.get("name") or entry.get("checkpoint_id")
-            if isinstance(entry, str):
-                names.append(entry)
+                name = entry.get("name") or entry.get("checkpoint_id")
+            if not isinstance(name, str) or not name:
+                raise RequestFailedError(
+                    f"list_checkpoints answer entry {index} is not a checkpoint name: "
+                    f"{entry!r:.100}",
+                    category="server",
+                )
+            names.append(name)
         return names
 
     def resolve_checkpoint_path(

@@ -3,8 +3,9 @@
 State saves hold float32 weights, Adam moments and the step. Sampler saves hold bf16
 weights: the whole matrix (full-parameter base, LoRA merged_base), the adapter (LoRA), or
 the zlib-compressed XOR of the new bf16 bits over a previous base's bits (full-parameter
-delta). The server's ``checkpointType`` is read back from the header, never from what the
-client asked for.
+delta; it is small only when training since that base left most bits alone, see
+docs/emulator.md). The server's ``checkpointType`` is read back from the header, never from
+what the client asked for.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "read_blob",
     "read_header",
     "restore_state",
+    "sampler_bits",
     "write_sampler",
     "write_state",
 ]
@@ -166,6 +168,19 @@ def write_sampler(
     header = {**header, "content": "delta", "base": previous_base.name}
     specs = [{"name": "W", "dtype": _XOR, "shape": list(bits.shape), "nbytes": len(packed)}]
     return _write_raw(path, header, specs, packed), False
+
+
+def sampler_bits(path: Path) -> NDArray[np.uint16]:
+    """The bf16 bits of a full-parameter sampler save; a delta is applied to its base."""
+    blob = read_blob(path)
+    content = blob.header.get("content")
+    if content == "weights":
+        return blob.arrays["W"].copy()
+    if content != "delta":
+        raise UserError(f"{path.name} holds no full weight matrix ({content})")
+    base = sampler_bits(path.with_name(blob.header["base"]))
+    xor = np.frombuffer(zlib.decompress(blob.arrays["W"].tobytes()), np.uint16)
+    return np.bitwise_xor(base, xor.reshape(base.shape))
 
 
 def checkpoint_type(path: Path) -> CheckpointType:

@@ -162,6 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
         root = Path(args.state_dir) if args.state_dir else Path(tmp)
         backend = Backend(root, settings)
         sock = bind_socket(args.host, args.port)
+        sock.listen()  # connections made once the banner is out wait instead of being refused
         port = sock.getsockname()[1]
         key = "the default key" if settings.api_key == DEFAULT_API_KEY else "as configured"
         print(f"Fireworks emulator on http://{args.host}:{port}", flush=True)
