@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from fireworks_training._console import checkpoint_table, ledger_kinds
 from fireworks_training.checkpoints import Checkpoint, CheckpointKind
+from fireworks_training.checkpoints.ledger import Ledger
+from fireworks_training.checkpoints.names import logical_name
 from fireworks_training.checkpoints.workflow import TrainingCheckpoints
 from fireworks_training.cli import main
 from fireworks_training.clients.fireworks import FireworksClient
@@ -92,29 +96,86 @@ def test_promote_by_step(trained_job: tuple[str, Path], capsys: pytest.CaptureFi
     assert "promoted" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("extra", "code", "message"),
-    [
-        (["--output-model-id", "Bad_Id"], 2, "invalid output_model_id"),
-        (["--output-model-id", "ok-id", "--step", "99"], 3, "no promotable checkpoint at step 99"),
-    ],
-)
-def test_promote_errors(
-    trained_job: tuple[str, Path],
-    env: Any,
-    capsys: pytest.CaptureFixture[str],
-    extra: list[str],
-    code: int,
-    message: str,
+@pytest.mark.parametrize("by", ["logical", "exact"])
+def test_promote_by_checkpoint_name(
+    trained_job: tuple[str, Path], env: Any, capsys: pytest.CaptureFixture[str], by: str
+) -> None:
+    job, jsonl = trained_job
+    exact = json.loads(jsonl.read_text().splitlines()[1])["sampler_path"]
+    assert exact.startswith("step-2-")
+    name = "step-2" if by == "logical" else exact
+    args = ["checkpoints", "promote", "--job-id", job, "--checkpoint-name", name]
+    args += ["--output-model-id", f"cli-name-{by}", "--checkpoints-jsonl", str(jsonl)]
+    before = len(env.request_log)
+    assert main(args) == 0
+    assert f"promoted accounts/{env.account_id}/rlorTrainerJobs/{job}/checkpoints/{exact}" in (
+        capsys.readouterr().out
+    )
+    (promote,) = [r for r in env.request_log[before:] if r.path.endswith(":promote")]
+    assert promote.path == f"/v1/accounts/{env.account_id}/checkpoints/{exact}:promote"
+    assert promote.body["base_model"] == BASE_MODEL
+
+
+def test_promote_nothing_matched(
+    trained_job: tuple[str, Path], env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job, _ = trained_job
     before = len(env.request_log)
-    assert main(["checkpoints", "promote", "--job-id", job, *extra]) == code
-    assert message in capsys.readouterr().err
-    promotes = [r for r in env.request_log[before:] if r.path.endswith(":promote")]
-    assert promotes == []
-    if code == 2:
-        assert len(env.request_log) == before
+    args = ["checkpoints", "promote", "--job-id", job, "--output-model-id", "ok-id"]
+    assert main([*args, "--step", "99"]) == 3
+    assert "no promotable checkpoint at step 99" in capsys.readouterr().err
+    assert [r for r in env.request_log[before:] if r.path.endswith(":promote")] == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--output-model-id", "Bad_Id"], "invalid output_model_id"),
+        (["--step", "-1"], "step must be an int >= 0, got -1"),
+        (["--checkpoint-name", "bad name"], "invalid checkpoint name 'bad name'"),
+        (["--checkpoint-name", "../step-2"], "invalid checkpoint name"),
+        (["--checkpoints-jsonl", "{tmp}/missing.jsonl"], "missing.jsonl' is not a readable file"),
+        (["--checkpoints-jsonl", "{tmp}"], "is not a readable file"),
+        (["--timeout", "-1"], "--timeout must be a number of seconds >= 0"),
+        (["--timeout", "nan"], "--timeout must be a number of seconds >= 0"),
+        (["--base-model", " "], "--base-model must not be empty"),
+        (["--job-id", "bad job"], "invalid trainer job id 'bad job'"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_promote_bad_input_sends_nothing(
+    trained_job: tuple[str, Path],
+    env: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    job, _ = trained_job
+    extra = [part.replace("{tmp}", str(tmp_path)) for part in extra]
+    before = len(env.request_log)
+    args = ["checkpoints", "promote", "--job-id", job, "--output-model-id", "ok-id", *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert list(env.request_log)[before:] == []
+
+
+def test_ctrl_c_exits_130(
+    trained_job: tuple[str, Path],
+    env: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def interrupted(operation: Any, timeout: float | None, *, quiet: bool) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fireworks_training._console.wait_with_spinner", interrupted)
+    job, _ = trained_job
+    args = ["checkpoints", "promote", "--job-id", job, "--output-model-id", "cli-ctrl-c"]
+    assert main([*args, "--base-model", BASE_MODEL]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
 
 
 def test_unknown_job_is_a_service_failure(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,3 +211,72 @@ def test_python_dash_m_and_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "resumed from step-5" in result.stdout
     assert "equal" in result.stdout
+    cells = {
+        tuple(cell.strip() for cell in line.split("│")[1:4])
+        for line in result.stdout.splitlines()
+        if line.startswith("│ step-")
+    }
+    assert ("step-5", "STATE", "TRAINING") in cells
+    assert ("step-12", "BOTH", "TRAINING") in cells
+    assert any(kind == "BOTH" and kind_type == "INFERENCE_BASE" for _, kind, kind_type in cells)
+
+
+def test_checkpoint_table_kinds_from_the_ledger(trained_job: tuple[str, Path], env: Any) -> None:
+    job, jsonl = trained_job
+    with FireworksClient(env.api_key, env.base_url, account_id=env.account_id) as control:
+        rows = control.list_checkpoints(job)
+    kinds = ledger_kinds(Ledger.from_file(jsonl).records())
+    out = Console(record=True, width=200)
+    out.print(checkpoint_table(rows, title="t", kinds=kinds))
+    table = [
+        [cell.strip() for cell in line.split("│")[1:4]]
+        for line in out.export_text().splitlines()
+        if line.startswith("│")
+    ]
+    assert sorted((logical_name(cid), kind, kind_type) for cid, kind, kind_type in table) == [
+        ("step-1", "STATE", "TRAINING"),
+        ("step-2", "BOTH", "INFERENCE_BASE"),
+        ("step-2", "BOTH", "TRAINING"),
+        ("step-3", "SAMPLER", "INFERENCE_BASE"),
+    ]
+    plain = Console(record=True, width=200)
+    plain.print(checkpoint_table(rows, title="t"))
+    assert "kind" not in plain.export_text()
+    assert checkpoint_table([], title="t", kinds={}).columns[1].header == "kind"
+
+
+def test_emulator_console_script_serves_and_switches_faults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+
+    key = "cli-emulator-key-42"
+    script = Path(sys.executable).with_name("fireworks-training")
+    command = [str(script), "emulator", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--state-dir", str(tmp_path / "state"), "--api-key", key]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline()  # printed once the port listens
+            assert banner.startswith("Fireworks emulator on http://127.0.0.1:"), banner
+            details = proc.stdout.readline() + proc.stdout.readline()
+            assert f"state dir: {tmp_path / 'state'}\n" in details  # kept, not temporary
+            url = banner.split(" on ", 1)[1].strip()
+            with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=10) as http:
+                assert http.get("/v1/accounts", headers={"X-Api-Key": "wrong"}).status_code == 401
+                accounts = http.get("/v1/accounts").json()["accounts"]
+                assert [a["name"] for a in accounts] == ["accounts/emulator"]
+                faults = ["emulator", "faults", "--url", url, "--api-key", key]
+                assert main([*faults, "add", "--route", "/v1/accounts", "--status", "502"]) == 0
+                assert json.loads(capsys.readouterr().out)["statuses"] == [502]
+                assert http.get("/v1/accounts").status_code == 502
+                assert main([*faults, "list"]) == 0
+                listed = json.loads(capsys.readouterr().out)
+        finally:
+            proc.terminate()
+            out, err = proc.communicate(timeout=30)
+    assert listed["stats"] == {"total": 1, "502": 1}
+    assert [rule["route"] for rule in listed["rules"]] == ["/v1/accounts"]
+    assert key not in banner + details + out + err

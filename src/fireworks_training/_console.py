@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from .checkpoints import Checkpoint
+from .checkpoints import Checkpoint, CheckpointKind
+from .checkpoints.ledger import LedgerRecord
 
-__all__ = ["checkpoint_table", "console", "wait_with_spinner"]
+__all__ = ["checkpoint_table", "console", "ledger_kinds", "wait_with_spinner"]
 
 
 @functools.cache
@@ -22,15 +23,46 @@ def console() -> Console:
     return Console(highlight=False, width=None if probe.is_terminal else 120)
 
 
-def checkpoint_table(rows: Iterable[Checkpoint], *, title: str) -> Table:
-    """Type, promotable, resumable, step and creation time of each row."""
+def ledger_kinds(records: Iterable[LedgerRecord]) -> dict[str, CheckpointKind]:
+    """``{checkpoint id: kind of the workflow save that wrote it}``; later records win."""
+    kinds: dict[str, CheckpointKind] = {}
+    for record in records:
+        resumable, promotable = record.state_path is not None, record.sampler_path is not None
+        if not (resumable or promotable):
+            continue
+        kind = CheckpointKind.from_flags(resumable=resumable, promotable=promotable)
+        if record.state_path is not None:
+            kinds[record.name] = kind
+        if record.sampler_path is not None:
+            kinds[record.sampler_path] = kind
+    return kinds
+
+
+def checkpoint_table(
+    rows: Iterable[Checkpoint],
+    *,
+    title: str,
+    kinds: Mapping[str, CheckpointKind] | None = None,
+) -> Table:
+    """Type, promotable, resumable, step and creation time of each row.
+
+    With ``kinds`` (see :func:`ledger_kinds`), also the kind each row was saved as
+    (``-`` for rows the ledger does not know).
+    """
     table = Table(title=title)
-    for column in ("checkpoint", "type", "promotable", "resumable", "step", "created"):
+    table.add_column("checkpoint")
+    if kinds is not None:
+        table.add_column("kind")
+    for column in ("type", "promotable", "resumable", "step", "created"):
         table.add_column(column)
     for row in rows:
         created = row.create_time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if row.create_time else "-"
+        cells = [row.checkpoint_id]
+        if kinds is not None:
+            kind = kinds.get(row.checkpoint_id)
+            cells.append("-" if kind is None else kind.name)
         table.add_row(
-            row.checkpoint_id,
+            *cells,
             row.checkpoint_type.short_name,
             "yes" if row.promotable else "no",
             "yes" if row.resumable else "no",

@@ -99,24 +99,41 @@ def _list(args: argparse.Namespace) -> int:
 def _ledger_base_model(path: str | None, checkpoint_id: str) -> str | None:
     if path is None:
         return None
-    from pathlib import Path
-
     from .checkpoints.ledger import Ledger
 
-    jsonl = Path(path)
-    if not jsonl.is_file():
-        raise InvalidArgumentError(f"--checkpoints-jsonl {path!r} is not a file")
-    for record in Ledger.from_file(jsonl).newest_first():
+    for record in Ledger.from_file(path).newest_first():
         if record.base_model and checkpoint_id in (record.sampler_path, record.name):
             return record.base_model
     return None
 
 
-def _promote(args: argparse.Namespace) -> int:
+def _check_promote_args(args: argparse.Namespace) -> None:
+    """Everything checkable without the service; raises before any request is sent."""
+    import math
+    import os
+
     from .checkpoints import require_output_model_id
+    from .checkpoints.workflow import _check_selection
+    from .clients._control_plane import split_job
+
+    split_job(args.job_id)
+    require_output_model_id(args.output_model_id)
+    _check_selection(args.step, args.checkpoint_name)
+    if args.base_model is not None and not args.base_model.strip():
+        raise InvalidArgumentError("--base-model must not be empty")
+    if args.timeout is not None and (math.isnan(args.timeout) or args.timeout < 0):
+        raise InvalidArgumentError(
+            f"--timeout must be a number of seconds >= 0, got {args.timeout}"
+        )
+    jsonl = args.checkpoints_jsonl
+    if jsonl is not None and not (os.path.isfile(jsonl) and os.access(jsonl, os.R_OK)):
+        raise InvalidArgumentError(f"--checkpoints-jsonl {jsonl!r} is not a readable file")
+
+
+def _promote(args: argparse.Namespace) -> int:
     from .checkpoints.workflow import select_checkpoint
 
-    require_output_model_id(args.output_model_id)
+    _check_promote_args(args)
     with _client(args) as client:
         rows = client.list_checkpoints(args.job_id)
         row = select_checkpoint(
@@ -171,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -146,7 +146,7 @@ def run_demo(*, steps: int = 30, save_interval: int = 5, workdir: str | None = N
     """Run the demo; 0 when the resumed weights equal the uninterrupted run's."""
     from rich.table import Table
 
-    from ._console import checkpoint_table, console
+    from ._console import checkpoint_table, console, ledger_kinds
     from .emulator import Emulator
 
     out = console()
@@ -205,7 +205,8 @@ def run_demo(*, steps: int = 30, save_interval: int = 5, workdir: str | None = N
             losses = [clean.losses[s] for s in sorted(clean.losses)]
             out.print(f"loss {losses[0]:.3f} → {losses[-1]:.3f} per token  {_sparkline(losses)}")
             rows = newest_first(control.list_checkpoints(job))
-            out.print(checkpoint_table(rows, title=f"checkpoints of {job}"))
+            kinds = ledger_kinds(second.ckpt.ledger.records())
+            out.print(checkpoint_table(rows, title=f"checkpoints of {job}", kinds=kinds))
             assert model is not None
             summary = Table(title="promoted model", show_header=False)
             summary.add_row("name", model.name)

@@ -1,11 +1,13 @@
 """TrainingCheckpoints against in-memory services that implement the workflow's Protocols.
 
-End-to-end runs against the emulator live in tests/test_workflow_e2e.py.
+End-to-end runs against the emulator live in tests/workflow/ (test_crash_resume.py,
+test_save_retry.py) and tests/reliability/.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,3 +479,14 @@ def test_finish_does_not_claim_another_checkpoints_model(tmp_path: Path) -> None
     control.conflict_once = True
     with pytest.raises(ConflictError):
         ckpt.finish(10, 40)
+
+
+def test_the_end_to_end_tests_named_above_exist() -> None:
+    root = Path(__file__).parents[2]
+    assert __doc__ is not None
+    folders = re.findall(r"tests/[\w/]+/", __doc__)
+    files = re.findall(r"\btest_\w+\.py\b", __doc__)
+    assert folders == ["tests/workflow/", "tests/reliability/"]
+    assert all((root / folder).is_dir() for folder in folders)
+    assert files
+    assert all((root / "tests" / "workflow" / name).is_file() for name in files)

@@ -1,7 +1,8 @@
 """The on-disk ledger of a training run: ``checkpoints.jsonl`` and ``dataloader.json``.
 
-Appends are one ``write`` of a whole line on an ``O_APPEND`` descriptor, then ``fsync``;
-``dataloader.json`` is replaced atomically (temp file, fsync, rename, fsync of the folder).
+Appends write a whole line on an ``O_APPEND`` descriptor (short writes continued), then
+``fsync``; ``dataloader.json`` is replaced atomically (temp file, fsync, rename, fsync of
+the folder).
 A torn or corrupt line (a crash mid-write) is skipped with a warning, never a crash.
 """
 
@@ -54,6 +55,16 @@ def _parse(line: bytes) -> LedgerRecord | None:
         return None
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a write may be short)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(f"write to the ledger wrote nothing ({len(view)} bytes left)")
+        view = view[written:]
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -93,7 +104,7 @@ class Ledger:
         try:
             if self._ends_torn():
                 line = b"\n" + line  # close a torn last line so this one stays whole
-            os.write(fd, line)
+            _write_all(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)
