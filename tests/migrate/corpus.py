@@ -3,6 +3,10 @@
 
 Each case: the source before, the source after, how many calls are rewritten and the lines
 of the calls reported as unsafe. ``after is None`` means the source is left unchanged.
+
+Every case with a rewrite also runs against the emulator (``test_migrate_e2e.py``), in a
+namespace binding its free names (``client``, ``job_id``, ``snapshot``, ``out``, ...);
+``driver`` is code run after the snippet to call what it defines.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ class Case:
     after: str | None
     rewritten: int = 0
     unsafe_lines: tuple[int, ...] = ()
+    driver: str = ""
 
     @property
     def expected(self) -> str:
@@ -115,6 +120,7 @@ def promote(client, job_id, snapshot):
 ''',
         rewritten=1,
         unsafe_lines=(),
+        driver="model = promote(client, job_id, snapshot)\n",
     ),
     Case(
         "nested_in_class_self_attribute",
@@ -134,6 +140,11 @@ class Trainer:
 """,
         rewritten=1,
         unsafe_lines=(),
+        driver="""\
+trainer = Trainer()
+trainer.promote, trainer.fw, trainer.job_id, trainer.out, trainer.base = True, client, job_id, out, base
+model = trainer.finish(snapshot)
+""",
     ),
     Case(
         "aliased_receiver",
@@ -152,11 +163,11 @@ model = c.promote_checkpoint(name=c.checkpoint_name(job_id, snapshot), output_mo
         "receiver_chain_and_subscript",
         """\
 a = self.clients.prod.promote_checkpoint(job_id, snapshot, out, base)
-b = clients["prod"].promote_checkpoint(job_id, snapshot, out, base)
+b = clients["prod"].promote_checkpoint(job_id, snapshot, out2, base)
 """,
         """\
 a = self.clients.prod.promote_checkpoint(name=self.clients.prod.checkpoint_name(job_id, snapshot), output_model_id=out, base_model=base)
-b = clients["prod"].promote_checkpoint(name=clients["prod"].checkpoint_name(job_id, snapshot), output_model_id=out, base_model=base)
+b = clients["prod"].promote_checkpoint(name=clients["prod"].checkpoint_name(job_id, snapshot), output_model_id=out2, base_model=base)
 """,
         rewritten=2,
         unsafe_lines=(),
@@ -291,6 +302,7 @@ def promote():
 """,
         rewritten=1,
         unsafe_lines=(),
+        driver="model = promote()\n",
     ),
     Case(
         "hot_load_multiline",
@@ -404,6 +416,13 @@ async def promote(client):
 """,
         rewritten=1,
         unsafe_lines=(),
+        driver="""\
+async def main():
+    async with make_async_client() as async_client:
+        return await promote(async_client)
+
+model = asyncio.run(main())
+""",
     ),
     Case(
         "async_not_awaited",
@@ -490,6 +509,7 @@ models = [client.promote_checkpoint(name=client.checkpoint_name(job_id, s), outp
 """,
         rewritten=2,
         unsafe_lines=(),
+        driver="model = promote(snapshot)\n",
     ),
     Case(
         "two_hot_load_calls_one_statement",
@@ -507,10 +527,10 @@ pair = (client.promote_checkpoint(name=client.checkpoint_name(j, c), output_mode
     Case(
         "nested_legacy_call_in_argument",
         """\
-m = client.promote_checkpoint(job_id, snapshot, output_model_id=other.promote_checkpoint(j, c, o).name)
+m = client.promote_checkpoint(job_id, snapshot, output_model_id=other.promote_checkpoint(j, c, o).model_id + "-copy")
 """,
         """\
-m = client.promote_checkpoint(name=client.checkpoint_name(job_id, snapshot), output_model_id=other.promote_checkpoint(name=other.checkpoint_name(j, c), output_model_id=o).name)
+m = client.promote_checkpoint(name=client.checkpoint_name(job_id, snapshot), output_model_id=other.promote_checkpoint(name=other.checkpoint_name(j, c), output_model_id=o).model_id + "-copy")
 """,
         rewritten=2,
         unsafe_lines=(),

@@ -1,15 +1,20 @@
-"""Legacy snippets and their rewrites, run against the emulator with the real clients.
+"""Every corpus case with a rewrite, before and after the codemod, against one emulator.
 
-The original warns (at the snippet's own line); the rewrite runs with warnings as errors and
-promotes the same checkpoint (the model's ``sourceCheckpoint``).
+The original warns (``DeprecationWarning`` at its own lines); the rewrite runs with warnings
+as errors, except the hot-load warning where that argument is kept. Both must send the same
+``:promote`` requests (output ids aside, which are unique per run) and make models of the same
+``sourceCheckpoint``.
 """
 
 from __future__ import annotations
 
-import textwrap
+import asyncio
+import itertools
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,124 +23,162 @@ from fireworks_training.clients.fireworks import AsyncFireworksClient, Fireworks
 from fireworks_training.emulator import Emulator
 from fireworks_training.migrate import migrate_source
 
+from .corpus import CASES, Case
+
 BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
-SNIPPETS = {
-    "positional": "model = client.promote_checkpoint(job, snapshot, out, base)\n",
-    "keywords_multiline_with_comments": """\
-        model = client.promote_checkpoint(
-            output_model_id=out,  # where it goes
-            # from save_weights_for_sampler_ext
-            checkpoint_id=snapshot,
-            job_id=job,
-            timeout=120,
-        )
-        """,
-    "three_args_in_a_function": """\
-        def promote(c, job_id):
-            return c.promote_checkpoint(job_id, snapshot, out)
-
-        model = promote(client, job)
-        """,
-    "aliased_receiver_in_a_class": """\
-        class Pipeline:
-            def __init__(self, fw):
-                self.fw = fw
-
-            def finish(self):
-                return self.fw.promote_checkpoint(job, checkpoint_id=snapshot, output_model_id=out)
-
-        model = Pipeline(client).finish()
-        """,
-    "row_name_split": """\
-        row = client.list_checkpoints(job)[index]
-        model = client.promote_checkpoint(job, row["name"].split("/")[-1], out, base)
-        """,
-    "begin_promote": "model = client.begin_promote_checkpoint(job, snapshot, out).result(60)\n",
-    "async_client": """\
-        import asyncio
-
-        async def main():
-            async with make_async_client() as aclient:
-                return await aclient.promote_checkpoint(job, snapshot, out, base_model=base)
-
-        model = asyncio.run(main())
-        """,
-}
+LEGACY = r"\w+\(job_id, checkpoint_id, \.\.\.\) is deprecated"
+HOT_LOAD = r"\w+\(hot_load_deployment_id=\.\.\.\) is deprecated"
+# Output ids written as literals in the corpus; each run appends its tag to them.
+LITERAL_OUTPUTS = ('"my-model"', '"final"', 'f"out-{i}"')
+RUNNABLE = [case for case in CASES if case.rewritten]
+_RUNS = itertools.count()
 
 
 @dataclass(frozen=True)
 class Job:
     emulator: Emulator
+    client: FireworksClient  # one for the module: each new one costs an SSL context
     job_id: str
-    rows: list[str]
-    index: int
+    snapshot: str  # the newest row, promotable
+    snapshot2: str  # another promotable row
+    promotable: frozenset[str]  # their 4-segment names
 
-    @property
-    def target(self) -> str:
-        return self.rows[self.index]
+
+@dataclass(frozen=True)
+class Run:
+    promotions: list[tuple[str, dict[str, Any]]]  # path and body, run tag removed
+    sources: list[str]  # sourceCheckpoint of each model made
+    trace: list[str]  # impure arguments, in the order they were evaluated
 
 
 @pytest.fixture(scope="module")
 def job() -> Iterator[Job]:
-    with Emulator(long_poll_seconds=1.0) as emulator:
+    with (
+        Emulator() as emulator,  # sync promotion: the model comes back at once
+        FireworksClient(api_key=emulator.api_key, base_url=emulator.base_url) as client,
+    ):
         job_id = emulator.create_trainer_job(base_model=BASE_MODEL)
-        rows = emulator.add_checkpoint_rows(job_id, 6)
-        with _client(emulator) as client:
-            promotable = [row.name for row in client.list_checkpoints(job_id) if row.promotable]
-        yield Job(emulator, job_id, rows, rows.index(promotable[-1]))
+        emulator.add_checkpoint_rows(job_id, 5)
+        rows = client.list_checkpoints(job_id)
+        promotable = [row for row in rows if row.promotable]
+        assert len(promotable) == 2
+        assert rows[-1].promotable  # row_name_split promotes list_checkpoints(job_id)[-1]
+        yield Job(
+            emulator,
+            client,
+            job_id,
+            promotable[-1].checkpoint_id,
+            promotable[0].checkpoint_id,
+            frozenset(row.name for row in promotable),
+        )
 
 
-def _client(emulator: Emulator) -> FireworksClient:
-    return FireworksClient(api_key=emulator.api_key, base_url=emulator.base_url)
+def _namespace(job: Job, tag: str, trace: list[str]) -> dict[str, Any]:
+    """The corpus's free names, bound to a real client, job and checkpoints."""
+
+    def make_job() -> str:
+        trace.append("make_job")
+        return job.job_id
+
+    def next_snapshot() -> str:
+        trace.append("next_snapshot")
+        return job.snapshot
+
+    def make_async_client() -> AsyncFireworksClient:
+        return AsyncFireworksClient(api_key=job.emulator.api_key, base_url=job.emulator.base_url)
+
+    client = job.client
+    out, out2 = f"out-{tag}", f"out2-{tag}"
+    return {
+        "__name__": "corpus_case",
+        "asyncio": asyncio,
+        "client": client,
+        "other": client,
+        "clients": {"prod": client},
+        "self": SimpleNamespace(clients=SimpleNamespace(prod=client)),
+        "make_async_client": make_async_client,
+        "job_id": job.job_id,
+        "j": job.job_id,
+        "endpoint": SimpleNamespace(job_id=job.job_id),
+        "make_job": make_job,
+        "snapshot": job.snapshot,
+        "c": job.snapshot,
+        "c2": job.snapshot2,
+        "snaps": [job.snapshot, job.snapshot2],
+        "result": SimpleNamespace(snapshot_name=job.snapshot),
+        "row": {"name": job.snapshot},  # a row whose "name" was the short id
+        "next_snapshot": next_snapshot,
+        "out": out,
+        "o": out,
+        "out2": out2,
+        "o2": out2,
+        "base": BASE_MODEL,
+        "BASE": BASE_MODEL,
+        "d": "dep-1",
+        "dep": "dep-1",
+        "deployment_id": "dep-1",
+    }
 
 
-def _run(source: str, job: Job, out: str, filename: str) -> Any:
-    with _client(job.emulator) as client:
-        namespace: dict[str, Any] = {
-            "client": client,
-            "make_async_client": lambda: AsyncFireworksClient(
-                api_key=job.emulator.api_key, base_url=job.emulator.base_url
-            ),
-            "job": job.job_id,
-            "snapshot": job.target.rsplit("/", 1)[-1],
-            "index": job.index,
-            "out": out,
-            "base": BASE_MODEL,
-        }
-        exec(compile(source, filename, "exec"), namespace)
-        return namespace["model"]
-
-
-@pytest.mark.parametrize("snippet_id", sorted(SNIPPETS))
-def test_rewrite_promotes_the_same_checkpoint_without_warnings(snippet_id: str, job: Job) -> None:
-    original = textwrap.dedent(SNIPPETS[snippet_id])
-    rewritten = migrate_source(original)
-    assert len(rewritten.changes) == 1
-    assert rewritten.unsafe == []
-    slug = snippet_id.replace("_", "-")
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        before = _run(original, job, f"before-{slug}", "<original>")
-    assert [str(w.message).split("(")[0] for w in caught] == [rewritten.changes[0].method]
-    assert [(w.category, w.filename) for w in caught] == [(DeprecationWarning, "<original>")]
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        after = _run(rewritten.code, job, f"after-{slug}", "<rewritten>")
-
-    assert before["sourceCheckpoint"] == after["sourceCheckpoint"] == job.target
-    assert after.name.endswith(f"/models/after-{slug}")
-
-
-def test_hot_load_keeps_only_its_own_warning(job: Job) -> None:
-    original = "model = client.promote_checkpoint(job, snapshot, out, hot_load_deployment_id='d')\n"
-    rewritten = migrate_source(original).code
-    assert "# TODO(fireworks-training)" in rewritten
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = _run(rewritten, job, "after-hot-load", "<rewritten>")
-    assert [str(w.message).split(" is deprecated")[0] for w in caught] == [
-        "promote_checkpoint(hot_load_deployment_id=...)"
+def _execute(source: str, job: Job, filename: str) -> Run:
+    tag = f"run{next(_RUNS)}"
+    for literal in LITERAL_OUTPUTS:
+        source = source.replace(literal, f'{literal[:-1]}-{tag}"')
+    log = job.emulator.request_log
+    start = len(log)
+    trace: list[str] = []
+    exec(compile(source, filename, "exec"), _namespace(job, tag, trace))
+    sent = [r for r in log[start:] if r.method == "POST" and r.route.endswith(":promote")]
+    sources = [job.client.get_model(r.body["output_model"])["sourceCheckpoint"] for r in sent]
+    promotions = [
+        (r.path, {**r.body, "output_model": r.body["output_model"].replace(f"-{tag}", "")})
+        for r in sent
     ]
-    assert model["sourceCheckpoint"] == job.target
+    return Run(promotions, sources, trace)
+
+
+def _kinds(caught: list[warnings.WarningMessage]) -> list[str]:
+    def kind(w: warnings.WarningMessage) -> str:
+        message = str(w.message)
+        for name, pattern in (("legacy", LEGACY), ("hot_load", HOT_LOAD)):
+            if re.match(pattern, message) and w.category is DeprecationWarning:
+                return name
+        return f"{w.category.__name__}: {message}"
+
+    return sorted(kind(w) for w in caught)
+
+
+def test_every_rewritable_case_runs() -> None:
+    assert len(RUNNABLE) >= 20
+    assert all(case.driver == "" for case in CASES if not case.rewritten)
+
+
+@pytest.mark.parametrize("case", RUNNABLE, ids=lambda case: case.id)
+def test_rewrite_promotes_the_same_checkpoints_without_warnings(case: Case, job: Job) -> None:
+    rewritten = migrate_source(case.before).code
+    for literal in LITERAL_OUTPUTS:
+        assert rewritten.count(literal) == case.before.count(literal)
+    keeps_hot_load = "hot_load_deployment_id" in case.before
+
+    with warnings.catch_warnings(record=True) as before_warnings:
+        warnings.simplefilter("always")
+        before = _execute(case.before + case.driver, job, "<original>")
+
+    with warnings.catch_warnings(record=True) as after_warnings:
+        warnings.simplefilter("error")
+        if keeps_hot_load:
+            warnings.filterwarnings("always", HOT_LOAD, DeprecationWarning)
+        after = _execute(rewritten + case.driver, job, "<rewritten>")
+
+    assert len(before.promotions) >= case.rewritten
+    assert after.promotions == before.promotions
+    assert after.sources == before.sources
+    assert set(before.sources) <= job.promotable
+    assert after.trace == before.trace
+
+    hot_loads = sum("hot_load_deployment_id" in body for _, body in before.promotions)
+    assert (hot_loads > 0) == keeps_hot_load
+    legacy = ["legacy"] * len(before.promotions)
+    assert _kinds(before_warnings) == sorted(legacy + ["hot_load"] * hot_loads)
+    assert {w.filename for w in before_warnings} == {"<original>"}
+    assert _kinds(after_warnings) == ["hot_load"] * hot_loads
