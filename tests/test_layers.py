@@ -17,13 +17,36 @@ FORBIDDEN = {
 }
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """Absolute dotted names a module imports, relative imports resolved."""
+def _lazy_sources() -> dict[str, str]:
+    """The package root's lazily exported names and the modules they load (``_SOURCES``)."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == "_SOURCES":
+            assert node.value is not None
+            sources: dict[str, str] = ast.literal_eval(node.value)
+            return {name: f"fireworks_training{module}" for name, module in sources.items()}
+    raise AssertionError("no _SOURCES in the package's __init__.py")
+
+
+# Read once from the real package: the self-tests below point PACKAGE at a fake tree.
+LAZY = _lazy_sources()
+
+
+def _imported_modules(path: Path, source: str | None = None) -> set[str]:
+    """Absolute dotted names a module imports, relative imports resolved.
+
+    A name imported from the package root counts as the module it is loaded from
+    (``from .. import FireworksClient`` imports ``fireworks_training.clients.fireworks``);
+    ``import fireworks_training`` or a star import counts as every lazily exported module.
+    """
     package = ".".join(("fireworks_training", *path.relative_to(PACKAGE).parent.parts))
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    text = path.read_text() if source is None else source
+    for node in ast.walk(ast.parse(text, str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
+            if any(alias.name == "fireworks_training" for alias in node.names):
+                found.update(LAZY.values())
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -32,6 +55,12 @@ def _imported_modules(path: Path) -> set[str]:
                 base = f"{parent}.{base}" if base else parent
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
+            if base == "fireworks_training":
+                for alias in node.names:
+                    if alias.name == "*":
+                        found.update(LAZY.values())
+                    elif alias.name in LAZY:
+                        found.add(LAZY[alias.name])
     return found
 
 
@@ -75,3 +104,33 @@ def test_the_checker_sees_a_violation(tmp_path: Path, monkeypatch: pytest.Monkey
         "checkpoints/bad.py imports fireworks_training.clients",
         "checkpoints/bad.py imports fireworks_training.clients.fireworks",
     ]
+
+
+@pytest.mark.parametrize(
+    ("layer", "source"),
+    [
+        ("checkpoints", "from .. import FireworksClient\n"),
+        ("checkpoints", "from fireworks_training import CheckpointName, FireworksClient\n"),
+        ("emulator", "from ... import TrainerJobManager\n"),
+        ("emulator", "from fireworks_training import *\n"),
+        ("emulator", "import fireworks_training\n"),
+    ],
+)
+def test_the_checker_sees_lazy_names_of_the_package_root(layer: str, source: str) -> None:
+    path = PACKAGE / layer / "sub" / "bad.py" if "..." in source else PACKAGE / layer / "bad.py"
+    flagged = [m for m in _imported_modules(path, source) if _top_layer(m) in FORBIDDEN[layer]]
+    assert any(m.startswith("fireworks_training.clients.") for m in flagged), flagged
+
+
+def test_the_root_names_allowed_in_checkpoints_are_not_flagged() -> None:
+    path = PACKAGE / "checkpoints" / "ok.py"
+    imported = _imported_modules(path, "from .. import CheckpointName, __version__\n")
+    assert not any(_top_layer(m) in FORBIDDEN["checkpoints"] for m in imported)
+    assert "fireworks_training.checkpoints" in imported
+
+
+def test_lazy_names_map_to_real_modules() -> None:
+    assert LAZY["FireworksClient"] == "fireworks_training.clients.fireworks"
+    for module in set(LAZY.values()):
+        where = PACKAGE.joinpath(*module.split(".")[1:])
+        assert where.with_suffix(".py").exists() or (where / "__init__.py").exists(), module

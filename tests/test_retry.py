@@ -169,3 +169,57 @@ def test_other_predicate() -> None:
 def test_invalid_policy(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         RetryPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+class FakeTime:
+    """A clock that moves only when slept on or when an attempt takes time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[tuple[float, float]] = []  # (when, how long)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append((self.now, seconds))
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_deadline_stops_attempts_and_cuts_waits(flavour: str) -> None:
+    fake = FakeTime()
+    fake.now = 1000.0  # the deadline runs from the first attempt, not from clock zero
+    starts: list[float] = []
+
+    def attempt() -> str:
+        starts.append(fake.now)
+        fake.now += 1.0  # each attempt takes a second
+        raise status(429, retry_after=60.0)
+
+    async def aattempt() -> str:
+        return attempt()
+
+    retry = RetryPolicy(
+        max_retries=50,
+        deadline_s=100.0,
+        sleep=fake.sleep,
+        async_sleep=fake.async_sleep,
+        clock=lambda: fake.now,
+    )
+    with pytest.raises(APIStatusError):
+        retry.call(attempt) if flavour == "sync" else await retry.acall(aattempt)
+    # 60 s as asked, then only the 38 s left: the last attempt starts at the deadline.
+    assert fake.sleeps == [(1001.0, 60.0), (1062.0, 38.0)]
+    assert starts == [1000.0, 1061.0, 1100.0]
+
+
+def test_a_reused_controller_restarts_its_deadline() -> None:
+    fake = FakeTime()
+    retry = RetryPolicy(deadline_s=10.0, sleep=fake.sleep, clock=lambda: fake.now)
+    controller = retry.retrying()
+    fake.now = 500.0  # long after the controller was made
+    flaky = Flaky(status(503, retry_after=4.0), status(503, retry_after=4.0))
+    assert controller(flaky) == "ok"
+    assert fake.sleeps == [(500.0, 4.0), (504.0, 4.0)]

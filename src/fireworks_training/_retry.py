@@ -2,7 +2,7 @@
 
 What is retried: idempotent calls on connection errors, timeouts, 408, 429, 500, 502, 503
 and 504, honouring ``Retry-After`` (capped), with exponential backoff and jitter, a bounded
-number of attempts and an overall deadline. Never 400/401/403/404/409/501.
+number of attempts and an overall deadline that no wait runs past. Never 400/401/403/404/409/501.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ class RetryPolicy:
     """How often, how long and on what to retry.
 
     ``max_retries`` counts retries after the first attempt; ``deadline_s`` bounds the whole
-    call. ``sleep``/``async_sleep`` are injectable so tests run without waiting.
+    call from its first attempt: each wait is cut to the time left, and no attempt starts
+    after it. ``sleep``/``async_sleep``/``clock`` are injectable so tests run without waiting.
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -117,6 +118,7 @@ class RetryPolicy:
     retry_on: Callable[[BaseException], bool] = is_retryable
     sleep: Callable[[float], None] = field(default=_sleep_sync, repr=False)
     async_sleep: Callable[[float], Awaitable[None]] = field(default=_sleep_async, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -139,10 +141,25 @@ class RetryPolicy:
         return float(backoff)
 
     def _kwargs(self) -> dict[str, Any]:
+        started = [self.clock()]  # reset at each run's first attempt
+
+        def before(state: tenacity.RetryCallState) -> None:
+            if state.attempt_number == 1:
+                started[0] = self.clock()
+
+        def time_left() -> float:
+            return self.deadline_s - (self.clock() - started[0])
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            return max(min(self._wait(state), time_left()), 0.0)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            return state.attempt_number > self.max_retries or time_left() <= 0
+
         return {
-            "stop": tenacity.stop_after_attempt(self.max_retries + 1)
-            | tenacity.stop_after_delay(self.deadline_s),
-            "wait": self._wait,
+            "before": before,
+            "stop": stop,
+            "wait": wait,
             "retry": tenacity.retry_if_exception(self.retry_on),
             "reraise": True,
         }

@@ -127,6 +127,7 @@ def error_from_response(response: httpx.Response, *, secret: str = "") -> APISta
         reason=reason,
         body=_redact_value(body, secret),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
+        server_message=redact(message, secret),
     )
 
 

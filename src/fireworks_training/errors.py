@@ -72,8 +72,21 @@ class APIError(FireworksError):
     """A request to a Fireworks service failed."""
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every whitespace run (newlines too) collapsed to one space."""
+    return " ".join(text.split())
+
+
+def _strip_prefix(message: str, prefix: str) -> str:
+    return message.removeprefix(prefix).lstrip() if message.startswith(prefix) else message
+
+
 class APIStatusError(APIError):
-    """The server answered with a status the call cannot succeed with."""
+    """The server answered with a status the call cannot succeed with.
+
+    ``message`` (and ``str()``) is one line, ``"{status} {METHOD} {path}: {server message}"``;
+    ``server_message`` is the server's own text alone.
+    """
 
     def __init__(
         self,
@@ -86,9 +99,16 @@ class APIStatusError(APIError):
         reason: str | None = None,
         body: Any = None,
         retry_after: float | None = None,
+        server_message: str | None = None,
     ) -> None:
+        message = _one_line(message)
         super().__init__(message)
         self.message = message
+        self.server_message = (
+            _one_line(server_message)
+            if server_message is not None
+            else _strip_prefix(message, f"{status_code} {method} {path}:")
+        )
         self.status_code = status_code
         self.method = method
         self.path = path

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fireworks_training.checkpoints import (
     CheckpointKind,
@@ -142,3 +144,31 @@ def test_choose_sampler_type(
 ) -> None:
     chosen = choose_sampler_type(explicit, lora_rank=lora_rank, has_saved_sampler=has_saved)
     assert chosen is expected
+
+
+@settings(max_examples=200)
+@given(st.text())
+def test_any_string_is_a_checkpoint_type(text: str) -> None:
+    parsed = CheckpointType(text)
+    assert isinstance(parsed, CheckpointType)
+    if parsed.is_known:
+        assert parsed in list(CheckpointType)
+        assert parsed.value == "CHECKPOINT_TYPE_" + parsed.short_name
+    else:
+        assert parsed.value == str(parsed) == text  # kept as sent
+        assert not parsed.resumable
+        assert not parsed.expected_promotable
+    assert isinstance(parsed.is_sampler, bool)
+
+
+@settings(max_examples=200)
+@given(st.text() | st.sampled_from([" Base", "DELTA\n", "merged_BASE", "merged-base"]))
+def test_any_string_is_a_sampler_type_or_the_documented_error(text: str) -> None:
+    if text.strip().lower() not in ("base", "delta", "merged_base"):
+        with pytest.raises(ValueError, match=r"^checkpoint_type must be one of") as info:
+            SamplerCheckpointType.parse(text)
+        assert type(info.value) is ValueError
+        return
+    parsed = SamplerCheckpointType.parse(text)
+    assert parsed.value == text.strip().lower()
+    assert SamplerCheckpointType.parse(parsed.value) is parsed

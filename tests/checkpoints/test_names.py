@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fireworks_training.checkpoints import (
@@ -19,6 +21,7 @@ from fireworks_training.checkpoints import (
     validate_load_reference,
     validate_output_model_id,
 )
+from fireworks_training.checkpoints.names import CHECKPOINT_NAME_RULE
 from fireworks_training.errors import (
     InvalidArgumentError,
     InvalidModelIdError,
@@ -295,3 +298,65 @@ def test_init_from_checkpoint_property(text: str) -> None:
     except InvalidReferenceError:
         return
     assert (parsed.uri is None) == (parsed.job_id is not None)
+
+
+# Properties: any string parses or raises the documented error, and valid values round-trip.
+PROPERTY = settings(max_examples=200)
+
+
+@PROPERTY
+@given(st.text())
+@example("step-" + "1" * 5000)  # more digits than int() converts
+@example("step-\u0661\u0662")  # Arabic-Indic digits are not a step
+def test_logical_name_and_step_never_raise(text: str) -> None:
+    logical = logical_name(text)
+    assert text.startswith(logical)
+    step = step_of(text)
+    assert step is None or (isinstance(step, int) and step >= 0)
+    if step is not None:
+        assert logical.startswith("step-")
+        assert logical.removeprefix("step-").isascii()
+
+
+@PROPERTY
+@given(st.text())
+def test_any_checkpoint_name_is_accepted_or_rejected_cleanly(text: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", text.strip(), re.ASCII):
+        with pytest.raises(InvalidNameError) as info:
+            validate_checkpoint_name(text)
+        assert (info.value.value, info.value.expected) == (text, CHECKPOINT_NAME_RULE)
+        return
+    name = validate_checkpoint_name(text)
+    assert name == text.strip()
+    assert validate_checkpoint_name(name) == name
+    # Whatever saves can be loaded back.
+    assert validate_load_reference(name) == name
+
+
+@PROPERTY
+@given(checkpoint_ids)
+def test_valid_checkpoint_names_round_trip(name: str) -> None:
+    assert validate_checkpoint_name(f" {name}\n") == name
+
+
+@PROPERTY
+@given(ids, checkpoint_ids)
+def test_cross_job_reference_round_trips_through_init_from_checkpoint(job: str, name: str) -> None:
+    reference = cross_job_reference(job, name)
+    assert reference == f"cross_job://{job}/{name}"
+    assert validate_load_reference(reference) == reference
+    for text in (reference, f"{job}:{name}"):
+        parsed = parse_init_from_checkpoint(text)
+        assert (parsed.job_id, parsed.checkpoint_name, parsed.uri) == (job, name, None)
+        assert parsed.load_reference == reference
+
+
+@PROPERTY
+@given(st.text(), st.text())
+def test_cross_job_reference_of_any_parts_is_valid_or_rejected(job: str, name: str) -> None:
+    try:
+        reference = cross_job_reference(job, name)
+    except InvalidArgumentError:
+        return
+    assert validate_load_reference(reference) == reference
+    assert parse_init_from_checkpoint(reference).load_reference == reference

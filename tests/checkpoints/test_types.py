@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -157,3 +157,23 @@ def test_model_and_operation() -> None:
     )
     assert op.status_message == "copy"
     assert not op.done
+
+
+# Loosely shaped timestamps reach the field checks (month 13, hour 25, offset 99:00, ...).
+LOOSE_RFC3339 = st.from_regex(
+    r"\A\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,12})?([Zz]|[+-]\d{2}:?\d{2})\Z"
+)
+
+
+@settings(max_examples=200)
+@given(st.text() | LOOSE_RFC3339)
+def test_any_string_is_a_timestamp_or_a_value_error(text: str) -> None:
+    try:
+        parsed = parse_rfc3339(text)
+    except ValueError:
+        with pytest.raises(ValidationError):
+            row("a", text)
+        return
+    assert parsed.tzinfo is not None
+    assert parsed.utcoffset() is not None
+    assert row("a", text).create_time == parsed

@@ -282,6 +282,20 @@ async def test_unknown_job_is_not_found(client: AnyClient, router: respx.MockRou
     assert len(router.calls) == 1
 
 
+async def test_a_multi_line_server_message_makes_a_one_line_error(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    message = "no such job\n  details:\r\n\tjob-abc was deleted  \n"
+    router.get(LIST_PATH).respond(404, json={"error": {"code": 404, "message": message}})
+    with pytest.raises(NotFoundError) as info:
+        await call(client.list_checkpoints(JOB))
+    line = f"404 GET {LIST_PATH}: no such job details: job-abc was deleted"
+    assert str(info.value) == info.value.message == line
+    assert info.value.server_message == "no such job details: job-abc was deleted"
+    assert info.value.body == {"error": {"code": 404, "message": message}}
+    assert len(router.calls) == 1
+
+
 # Models and operations ----------------------------------------------------------------
 
 

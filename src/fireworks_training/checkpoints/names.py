@@ -41,7 +41,8 @@ CHECKPOINT_NAME_RULE = (
 )
 
 _SESSION_SUFFIX_RE = re.compile(r"-[0-9a-f]{8}\Z")
-_STEP_RE = re.compile(r"^step-(\d+)\Z")
+# ASCII digits, at most a 128-character name's worth: int() refuses 4300+ digit strings.
+_STEP_RE = re.compile(r"^step-([0-9]{1,123})\Z")
 _OUTPUT_MODEL_ID_MAX = 63
 _OUTPUT_MODEL_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
