@@ -12,7 +12,8 @@ import httpx
 import pytest
 import respx
 
-from fireworks_training.checkpoints import CheckpointName, Model
+from fireworks_training._constants import DEFAULT_MAX_RETRIES
+from fireworks_training.checkpoints import CheckpointName, Model, TrainerJobName
 from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 from fireworks_training.errors import (
     APIError,
@@ -95,11 +96,18 @@ async def test_name_form_exact_wire_no_lookup(
     assert request.headers["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize(
+    "job_id",
+    [JOB, f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}", TrainerJobName(ACCOUNT, JOB)],
+    ids=["short", "full-name", "TrainerJobName"],
+)
 async def test_name_with_the_same_job_id_is_fine(
-    client: AnyClient, router: respx.MockRouter
+    client: AnyClient, router: respx.MockRouter, job_id: str | TrainerJobName
 ) -> None:
-    router.post(PROMOTE).respond(json={"model": model()})
-    await promote(client, job_id=JOB)
+    route = router.post(PROMOTE).respond(json={"model": model()})
+    await promote(client, job_id=job_id)
+    assert len(router.calls) == 1
+    assert sent(route) == BODY
 
 
 # The legacy form ----------------------------------------------------------------------
@@ -125,29 +133,61 @@ async def test_legacy_form_works_with_one_warning(
     assert sent(route) == BODY
 
 
-def test_legacy_warning_points_at_the_callers_line_sync(router: respx.MockRouter) -> None:
+def caller_line() -> int:
+    """The line this is called from."""
+    frame = inspect.currentframe()
+    assert frame is not None
+    assert frame.f_back is not None
+    return frame.f_back.f_lineno
+
+
+WARNING_CASES = [
+    "legacy-positional-sync",
+    "legacy-keywords-sync",
+    "legacy-promote-async",
+    "legacy-begin-async",
+    "hot-load-sync",
+    "hot-load-async",
+]
+
+
+@pytest.mark.parametrize("case", WARNING_CASES)
+async def test_deprecation_warning_points_at_the_callers_line(
+    router: respx.MockRouter, case: str
+) -> None:
     router.post(PROMOTE).respond(json={"model": model()})
-    client = FireworksClient(api_key=KEY, base_url="https://fw.test", account_id=ACCOUNT)
+    sync = FireworksClient(api_key=KEY, base_url="https://fw.test", account_id=ACCOUNT)
+    aio = AsyncFireworksClient(api_key=KEY, base_url="https://fw.test", account_id=ACCOUNT)
+    m, b = "my-model", BASE_MODEL
+    named: dict[str, Any] = {"name": CKPT_NAME, "output_model_id": m, "base_model": b}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
-        client.promote_checkpoint(JOB, CKPT, "my-model", BASE_MODEL)
-    client.close()
+        # Each call sits on the line after caller_line(), as a user's call would.
+        if case == "legacy-positional-sync":
+            line = caller_line() + 1
+            sync.promote_checkpoint(JOB, CKPT, m, b)
+        elif case == "legacy-keywords-sync":
+            line = caller_line() + 1
+            sync.promote_checkpoint(job_id=JOB, checkpoint_id=CKPT, output_model_id=m, base_model=b)
+        elif case == "legacy-promote-async":
+            line = caller_line() + 1
+            await aio.promote_checkpoint(JOB, CKPT, m, b)
+        elif case == "legacy-begin-async":
+            line = caller_line() + 1
+            await aio.begin_promote_checkpoint(JOB, CKPT, m, b)
+        elif case == "hot-load-sync":
+            line = caller_line() + 1
+            sync.promote_checkpoint(**named, hot_load_deployment_id="d")
+        else:
+            line = caller_line() + 1
+            await aio.promote_checkpoint(**named, hot_load_deployment_id="d")
+    sync.close()
+    await aio.close()
     assert [w.category for w in caught] == [DeprecationWarning]
     assert (caught[0].filename, caught[0].lineno) == (__file__, line)
-
-
-async def test_legacy_warning_points_at_the_callers_line_async(router: respx.MockRouter) -> None:
-    router.post(PROMOTE).respond(json={"operation": {"name": OP, "done": False}})
-    client = AsyncFireworksClient(api_key=KEY, base_url="https://fw.test", account_id=ACCOUNT)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
-        await client.begin_promote_checkpoint(JOB, CKPT, "my-model", BASE_MODEL)
-    await client.close()
-    assert [w.category for w in caught] == [DeprecationWarning]
-    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
-    assert "begin_promote_checkpoint(name=" in str(caught[0].message)
+    method = "begin_promote_checkpoint(" if "begin" in case else "promote_checkpoint("
+    assert str(caught[0].message).startswith(method)
+    assert ("hot_load_deployment_id" in str(caught[0].message)) is case.startswith("hot-load")
 
 
 async def test_legacy_form_looks_the_account_up(
@@ -192,6 +232,12 @@ async def test_job_without_base_model_is_a_value_error(
     [
         ({"checkpoint_id": CKPT}, InvalidArgumentError),
         ({"job_id": "other-job"}, InvalidArgumentError),
+        ({"job_id": f"accounts/other/rlorTrainerJobs/{JOB}"}, InvalidArgumentError),
+        ({"job_id": f"accounts/{ACCOUNT}/rlorTrainerJobs/other-job"}, InvalidArgumentError),
+        ({"job_id": TrainerJobName("other", JOB)}, InvalidArgumentError),
+        ({"job_id": TrainerJobName(ACCOUNT, "other-job")}, InvalidArgumentError),
+        ({"job_id": f"accounts/{ACCOUNT}/jobs/{JOB}"}, InvalidNameError),
+        ({"job_id": 42}, InvalidArgumentError),
         ({"name": "accounts/acme/checkpoints/x"}, InvalidNameError),
         ({"name": "accounts/acme/rlorTrainerJobs/j/checkpoints/../x"}, InvalidNameError),
         ({"name": 42}, InvalidArgumentError),
@@ -292,6 +338,21 @@ async def test_no_resend_for_other_errors(
     with pytest.raises(APIStatusError):
         await promote(client)
     assert route.call_count == 1
+
+
+async def test_a_checkpoint_id_naming_async_promotion_is_no_reason_to_resend(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    checkpoint = "async_promotion-1"
+    path = f"/v1/accounts/{ACCOUNT}/checkpoints/{checkpoint}:promote"
+    route = router.post(path).mock(return_value=error(400, "checkpoint is not promotable"))
+    name = f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}/checkpoints/{checkpoint}"
+    with pytest.raises(BadRequestError) as info:
+        await promote(client, name=name)
+    assert len(router.calls) == route.call_count == 1
+    assert sent(route) == BODY
+    assert str(info.value) == f"400 POST {path}: checkpoint is not promotable"
+    assert info.value.server_message == "checkpoint is not promotable"
 
 
 async def test_resend_without_async_promotion_only_once(
@@ -450,14 +511,17 @@ AMBIGUOUS_IDS = ["500", "502", "504", "503", "read-timeout", "dropped"]
 
 
 @pytest.mark.parametrize("failure", AMBIGUOUS, ids=AMBIGUOUS_IDS)
-async def test_ambiguous_failure_retried_once(
+async def test_ambiguous_failures_resent_within_the_retry_budget(
     client: AnyClient, router: respx.MockRouter, failure: Any
 ) -> None:
-    route = router.post(PROMOTE).mock(side_effect=[failure, failure, failure])
+    # A 409 on a resend is checked against the checkpoint, so resending is safe; the budget
+    # (max_retries) still bounds it.
+    route = router.post(PROMOTE).mock(side_effect=[failure] * (DEFAULT_MAX_RETRIES + 3))
     with pytest.raises(APIError) as info:
         await promote(client)
     assert not isinstance(info.value, ConflictError)
-    assert route.call_count == 2
+    assert route.call_count == DEFAULT_MAX_RETRIES + 1
+    assert all(sent(route, i) == BODY for i in range(route.call_count))
 
 
 async def test_ambiguous_failure_then_success(client: AnyClient, router: respx.MockRouter) -> None:

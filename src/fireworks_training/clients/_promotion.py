@@ -2,8 +2,8 @@
 
 PROTOCOL.md §1.3 and DOMAIN.md §5. The preferred call passes the 4-segment ``name`` from
 ``list_checkpoints``; the legacy ``(job_id, checkpoint_id, ...)`` form still works with a
-``DeprecationWarning``. ``:promote`` is retried only when the server surely did not act,
-plus once after an ambiguous failure, whose 409 may be our own first attempt's model.
+``DeprecationWarning``. ``:promote`` is retried when the server surely did not act, and
+after ambiguous failures too (within the retry budget): a later 409 may be our own model.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ HOT_LOAD_MESSAGE = (
     "{method}(hot_load_deployment_id=...) is deprecated and will be removed in 1.0; omit it "
     "unless the deployment predates stored bucket URLs"
 )
-# A model created this long before our first attempt cannot be that attempt's result.
 
 
 @dataclass(frozen=True)
@@ -149,8 +148,14 @@ def _from_name(name: object, job_id: object, checkpoint_id: object) -> tuple[str
         raise InvalidArgumentError(
             "pass either name= or checkpoint_id=, not both (name already names the checkpoint)"
         )
-    if job_id is not None and job_id != parsed.job_id:
-        raise InvalidArgumentError(f"job_id {job_id!r} does not match name {str(parsed)!r}")
+    if job_id is not None:
+        if not isinstance(job_id, str | TrainerJobName):
+            raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
+        account, job = split_job(job_id)
+        if job != parsed.job_id or account not in (None, parsed.account):
+            raise InvalidArgumentError(
+                f"job_id {str(job_id)!r} does not match name {str(parsed)!r}"
+            )
     return parsed.account, parsed.job_id, parsed.checkpoint_id
 
 
@@ -179,18 +184,23 @@ class PromoteAttempts:
     ambiguous_seen: bool = False
 
     def should_retry(self, exc: BaseException) -> bool:
-        """Retry when the server surely did not act; once more after an ambiguous failure."""
+        """Retry when the server surely did not act, or after an ambiguous failure.
+
+        Resending after any number of ambiguous failures is safe: the output model id makes
+        ``:promote`` idempotent, and a 409 is then checked against the checkpoint.
+        """
         if surely_not_acted(exc):
             return True
-        if is_retryable(exc) and not self.ambiguous_seen:
+        if is_retryable(exc):
             self.ambiguous_seen = True
             return True
         return False
 
     def drop_async_promotion(self, exc: APIStatusError) -> bool:
         """True (once) when an older server rejected the ``async_promotion`` opt-in."""
-        # The message only: a body echoing our request would always mention the field.
-        text = exc.message.lower()
+        # The server's own message only: the request path may hold a checkpoint id such as
+        # "async_promotion-1", and a body echoing our request always mentions the field.
+        text = exc.server_message.lower()
         mentioned = "async_promotion" in text or "asyncpromotion" in text
         if exc.status_code == 400 and self.async_promotion and mentioned:
             self.async_promotion = False
