@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -397,11 +398,56 @@ async def test_reconnect_refuses_tombstones(
 async def test_reconnect_does_not_resume_twice(
     manager: AnyManager, router: respx.MockRouter
 ) -> None:
+    # The job never left FAILED after the :resume: a second one would not help.
     router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_FAILED"), reply("JOB_STATE_FAILED")])
     resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
     with pytest.raises(TrainerJobError, match="JOB_STATE_FAILED"):
         await call(manager.reconnect_and_wait(JOB, timeout=60))
     assert resume.call_count == 1
+
+
+@pytest.mark.parametrize("seen", ["JOB_STATE_PENDING", "JOB_STATE_RUNNING"])
+async def test_reconnect_resumes_again_after_a_preemption_during_the_wait(
+    manager: AnyManager, router: respx.MockRouter, seen: str
+) -> None:
+    states = [
+        "JOB_STATE_FAILED",
+        seen,
+        "JOB_STATE_FAILED",
+        "JOB_STATE_PENDING",
+        "JOB_STATE_RUNNING",
+    ]
+    router.get(JOB_PATH).mock(side_effect=[reply(state) for state in states])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    healthy = httpx.Response(200, json={})
+    answers = [httpx.Response(503), healthy] if seen == "JOB_STATE_RUNNING" else [healthy]
+    health = router.get(HEALTH).mock(side_effect=answers)
+    job = await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert job.state == "JOB_STATE_RUNNING"
+    assert resume.call_count == 2
+    assert health.call_count == len(answers)
+
+
+async def test_reconnect_preempted_again_and_again_stops_at_the_deadline(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    flapping = itertools.cycle(["JOB_STATE_FAILED", "JOB_STATE_PENDING"])
+    router.get(JOB_PATH).mock(side_effect=lambda request: reply(next(flapping)))
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    with pytest.raises(TrainerJobTimeoutError):
+        await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count > 1
+    assert sum(clock.sleeps) == pytest.approx(60)
+
+
+async def test_wait_for_ready_does_not_resume_after_a_preemption(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_PENDING"), reply("JOB_STATE_FAILED")])
+    resume = router.post(f"{JOB_PATH}:resume")
+    with pytest.raises(TrainerJobError, match="JOB_STATE_FAILED"):
+        await call(manager.wait_for_ready(JOB, timeout=60))
+    assert resume.call_count == 0
 
 
 async def test_reconnect_after_an_ambiguous_resume_failure_asks_the_job(

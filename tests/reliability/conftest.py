@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,13 +20,13 @@ import pytest
 
 pytest.importorskip("uvicorn")
 from fireworks_training.emulator import Emulator
-from fireworks_training.emulator.faults import FaultRule
+from fireworks_training.emulator.faults import FaultRule, Faults
 
 FIGURES: dict[str, dict[str, Any]] = {}
 
 CONTROL_ROUTES = "/v1/*"
 TRAINER_ROUTES = "/training/*"
-FAULT_KINDS = ("503", "429", "500", "drop_connection")
+FAULT_KINDS = ("503", "429", "500", "drop_connection", "latency")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -64,12 +63,12 @@ class FaultMix:
 
 
 def install_fault_mix(
-    emu: Emulator, *, total_rate: float, retry_after_s: float, seed: int
+    faults: Faults, *, total_rate: float, retry_after_s: float, latency_s: float, seed: int
 ) -> FaultMix:
-    """503, 429 with ``Retry-After``, 500 and dropped connections on every route.
+    """503, 429 with ``Retry-After``, 500, dropped connections and latency spikes everywhere.
 
     Rules are tried in order; each fires with the same probability, chosen so that about
-    ``total_rate`` of all requests fail.
+    ``total_rate`` of all requests are faulted. A spike waits ``latency_s``, then answers.
     """
     rate = 1 - (1 - total_rate) ** (1 / len(FAULT_KINDS))
     mix = FaultMix()
@@ -79,44 +78,14 @@ def install_fault_mix(
             options: dict[str, Any] = {"rate": rate, "seed": seed + 10 * p + n}
             if kind == "drop_connection":
                 options["drop_connection"] = True
+            elif kind == "latency":
+                options.update(statuses=[], latency_s=latency_s)
             else:
                 options["statuses"] = [int(kind)]
             if kind == "429":
                 options["retry_after"] = retry_after_s
-            mix.rules[(plane, kind)] = emu.faults.add(route, **options)
+            mix.rules[(plane, kind)] = faults.add(route, **options)
     return mix
-
-
-class LatencySpikes:
-    """Every ``every_s`` seconds, every request waits ``latency_s`` for ``window_s`` seconds.
-
-    A rule that matches everything but never fires adds its latency only: appended last, it
-    delays exactly the requests no other rule failed.
-    """
-
-    def __init__(self, emu: Emulator, *, latency_s: float, window_s: float, every_s: float):
-        self._emu = emu
-        self._latency_s = latency_s
-        self._window_s = window_s
-        self._every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="latency-spikes", daemon=True)
-        self.spikes = 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every_s):
-            rule = self._emu.faults.add("*", rate=0.0, latency_s=self._latency_s)
-            self.spikes += 1
-            self._stop.wait(self._window_s)
-            self._emu.faults.remove(rule)
-
-    def __enter__(self) -> LatencySpikes:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 class AttemptCounter(httpx.HTTPTransport):

@@ -1,10 +1,10 @@
-"""Fault soak: a 200-step run while a fifth of all requests fail, on every route.
+"""Fault soak: a 200-step run while a fifth of all requests are faulted, on every route.
 
 State saves every 5 steps, a sampler save and a promotion every 10 steps, a listing every
-4 steps. The emulator answers about 20% of requests with 503, 429 (with ``Retry-After``), 500
-or a dropped connection, and every few seconds every request is slowed down for a moment.
-Waits are scaled down to keep the suite fast: ``Retry-After`` 0.05 s, latency spikes 0.15 s,
-trainer backoff from 0.02 s; the retries themselves are real.
+4 steps. The emulator answers about 20% of requests with 503, 429 (with ``Retry-After``), 500,
+a dropped connection or a 1 s latency spike, each kind about equally often. ``Retry-After``
+(0.05 s) and the trainer backoff (from 0.02 s) are scaled down to keep the suite fast; the
+retries themselves are real, and the caller never repeats a call.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from fireworks_training._retry import RetryPolicy, is_retryable
+from fireworks_training._retry import RetryPolicy
 from fireworks_training.checkpoints import CheckpointKind, Model
 from fireworks_training.checkpoints.ledger import Ledger
 from fireworks_training.checkpoints.workflow import TrainingCheckpoints
@@ -26,11 +26,11 @@ from fireworks_training.clients.jobs import TrainerJobConfig, TrainerJobManager
 from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.demo import BASE_MODEL, BATCH_SIZE, TrainResult, train
 from fireworks_training.emulator import Emulator
-from fireworks_training.errors import APIError
+from fireworks_training.emulator.faults import Faults
 
 from .conftest import (
+    FAULT_KINDS,
     AttemptCounter,
-    LatencySpikes,
     install_fault_mix,
     route_counts,
     stored_models,
@@ -43,6 +43,7 @@ STATE_EVERY = 5
 SAMPLER_EVERY = 10
 LIST_EVERY = 4
 PROMOTIONS = STEPS // SAMPLER_EVERY
+SPIKE_S = 1.0
 TRAINER_POLICY = RetryPolicy(max_retries=10, initial_wait_s=0.02, max_wait_s=0.5)
 
 
@@ -55,7 +56,6 @@ class SoakLoop:
         self.ckpt = ckpt
         self.listings = 0
         self.models: list[Model] = []
-        self.promote_calls_retried = 0
 
     def on_step(self, step: int) -> None:
         if step % LIST_EVERY == 1:
@@ -70,7 +70,10 @@ class SoakLoop:
             assert record.sampler_path is not None
             # Half the promotions answer a long-running operation, half the model at once.
             self.emu.set_promotion_mode("async" if step % 20 else "sync", 0.0)
-            self.models.append(self.promote(record.sampler_path, f"soak-model-{step}"))
+            model = self.ckpt.promote(
+                output_model_id=f"soak-model-{step}", checkpoint_name=record.sampler_path
+            )
+            self.models.append(model)
 
     def check_listing(self) -> None:
         rows = self.control.list_checkpoints(JOB)
@@ -80,33 +83,18 @@ class SoakLoop:
         recorded = {r.name for r in self.ckpt.ledger.records() if r.state_path}
         assert recorded <= set(ids), "a recorded state checkpoint is missing on the server"
 
-    def promote(self, sampler_path: str, model_id: str) -> Model:
-        """Promote; a call that failed after the client's own retries is repeated.
-
-        The client resends ``:promote`` only when the server surely did not act, plus once
-        after an ambiguous failure (PROTOCOL.md §1.3); two ambiguous failures in one call
-        reach the caller, who repeats the call.
-        """
-        for _ in range(5):
-            try:
-                return self.ckpt.promote(output_model_id=model_id, checkpoint_name=sampler_path)
-            except APIError as exc:
-                if not is_retryable(exc):
-                    raise
-                self.promote_calls_retried += 1
-        raise AssertionError(f"promotion of {sampler_path} kept failing")
-
 
 def test_fault_soak(emulator: Emulator, tmp_path: Path, figures: dict[str, Any]) -> None:
     emu = emulator
     began = time.monotonic()
-    mix = install_fault_mix(emu, total_rate=0.2, retry_after_s=0.05, seed=9)
+    mix = install_fault_mix(
+        emu.faults, total_rate=0.2, retry_after_s=0.05, latency_s=SPIKE_S, seed=9
+    )
     attempts = AttemptCounter()
     with (
         httpx.Client(transport=attempts, timeout=30) as http,
         TrainerJobManager(emu.api_key, emu.base_url, max_retries=10, http_client=http) as jobs,
         FireworksClient(emu.api_key, emu.base_url, max_retries=10, http_client=http) as control,
-        LatencySpikes(emu, latency_s=0.15, window_s=0.3, every_s=1.5) as spikes,
     ):
         jobs.create_and_wait(TrainerJobConfig(BASE_MODEL), job_id=JOB, timeout=120)
         url = jobs.trainer_url(JOB)
@@ -129,6 +117,7 @@ def test_fault_soak(emulator: Emulator, tmp_path: Path, figures: dict[str, Any])
     emu.faults.clear()
     assert done.step == STEPS
     assert loop.listings == 50
+    assert len(loop.models) == PROMOTIONS
     check_server_matches_ledger(emu, tmp_path / "run", loop.models)
     figures.update(
         steps=done.step,
@@ -137,16 +126,33 @@ def test_fault_soak(emulator: Emulator, tmp_path: Path, figures: dict[str, Any])
         requests=route_counts(emu),
         faults_injected=mix.injected(),
         fault_stats=stats,
-        latency_spikes=spikes.spikes,
         trainer=trainer_resends(emu),
         control_attempts=dict(attempts.outcomes),
         control_retries=attempts.failed,
-        promote_calls_repeated_by_user=loop.promote_calls_retried,
+        promote_requests=sum(r.route.endswith(":promote") for r in emu.request_log),
         seconds=round(time.monotonic() - began, 1),
     )
+    for plane, injected in mix.injected().items():
+        missing = [kind for kind in FAULT_KINDS if injected[kind] == 0]
+        assert not missing, f"never injected on the {plane} plane: {missing}"
     assert sum(mix.injected()["trainer"].values()) > 50
     assert figures["trainer"]["submit_resends"] + figures["trainer"]["retrieve_repolls"] > 0
     assert attempts.failed > 0
+
+
+def test_the_mix_faults_a_fifth_of_requests_spikes_included() -> None:
+    faults = Faults()
+    mix = install_fault_mix(faults, total_rate=0.2, retry_after_s=0.05, latency_s=SPIKE_S, seed=3)
+    paths = ["/v1/accounts/a/models/m", "/training/v1/rlorTrainerJobs/a/j/api/v1/optim_step"]
+    decided = [faults.decide(path) for path in paths for _ in range(5000)]
+    spikes = [f for f in decided if f is not None and f.status is None and f.drop is None]
+    assert all(f.latency_s == SPIKE_S for f in spikes)  # a spike waits, then answers
+    assert faults.stats()["total"] == sum(f is not None for f in decided)
+    assert 0.18 < faults.stats()["total"] / len(decided) < 0.22
+    for plane, injected in mix.injected().items():
+        for kind in FAULT_KINDS:  # each kind about a fifth of the faults
+            assert 0.025 < injected[kind] / 5000 < 0.055, (plane, kind, injected[kind])
+    assert len(spikes) == faults.stats()["latency_spike"] == faults.stats()["latency"]
 
 
 def check_server_matches_ledger(emu: Emulator, log_path: Path, models: list[Model]) -> None:

@@ -1,14 +1,17 @@
 """Preemption: the trainer is preempted three times mid-run; the run still ends bit-identical.
 
-The loop pipelines each step (forward/backward and the optimizer step are both in flight
-before it waits). After a preemption both futures of the next step fail; the user's loop
-then does what a real one would: ``reconnect_and_wait`` (the job is FAILED, so it is
-resumed), a new service and training client, ``TrainingCheckpoints.resume`` from
-``log_path`` (weights and optimizer state), and on from the restored step and data cursor.
+Each preemption hits work in flight: the emulator holds one request (a latency fault of
+``HOLD_S``), and the job is preempted once that request has arrived and before any of the
+step's futures resolved. Held are a forward/backward (with the optimizer step queued behind
+it) and a state save. The futures fail; the user's loop then does what a real one would:
+``reconnect_and_wait`` (the job is FAILED, so it is resumed), a new service and training
+client, ``TrainingCheckpoints.resume`` from ``log_path``, and on from the restored step.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,9 @@ from fireworks_training.errors import FireworksError
 
 STEPS = 40
 STATE_EVERY = 5
-PREEMPT_AFTER = (8, 19, 31)  # never on a save boundary: some steps are lost and replayed
+# The step whose request is held when the job is preempted; step 20's save is the one held.
+PREEMPT_DURING = {9: "forward_backward", 20: "save_weights", 32: "forward_backward"}
+HOLD_S = 1.0
 # Few resends against a preempted trainer, so the loop notices quickly.
 POLICY = RetryPolicy(max_retries=1, initial_wait_s=0.02, max_wait_s=0.2)
 
@@ -53,42 +58,77 @@ class Process:
         self.control.close()
 
 
+class Hold:
+    """Holds ``job``'s requests to ``route`` for ``HOLD_S`` in the emulator; preempts meanwhile."""
+
+    def __init__(self, emu: Emulator, job: str, route: str) -> None:
+        self.emu = emu
+        self.job = job
+        self.suffix = f"/{job}/api/v1/{route}"
+        self.start = len(emu.request_log)
+        self.rule = emu.faults.add(f"*{self.suffix}", statuses=[], latency_s=HOLD_S)
+        self.futures: list[concurrent.futures.Future[Any]] = []
+
+    def preempt_when_received(self, futures: list[concurrent.futures.Future[Any]]) -> None:
+        """Once the held request has arrived: check ``futures`` are pending, then preempt."""
+        deadline = time.monotonic() + 30
+        while not any(r.route.endswith(self.suffix) for r in self.emu.request_log[self.start :]):
+            assert time.monotonic() < deadline, f"{self.suffix} never arrived"
+            time.sleep(0.005)
+        assert not any(f.done() for f in futures), "preempted after the work finished"
+        self.futures = futures
+        self.emu.preempt(self.job)
+        self.emu.faults.remove(self.rule)
+
+
 def run(
-    emu: Emulator, jobs: TrainerJobManager, job: str, log_path: Path, preempt: tuple[int, ...]
+    emu: Emulator, jobs: TrainerJobManager, job: str, log_path: Path, preempt: dict[int, str]
 ) -> dict[str, Any]:
-    """Train ``job`` to ``STEPS``, preempted after the given steps; what happened on the way."""
-    pending = list(preempt)
-    seen: dict[str, Any] = {"recoveries": 0, "resumed_from": [], "failed_futures": []}
+    """Train ``job`` to ``STEPS``, preempted during the given steps; what happened on the way."""
+    pending = dict(preempt)
+    seen: dict[str, Any] = {"recoveries": 0, "resumed_from": [], "failed": [], "replayed": 0}
     process = Process(emu, jobs, job, log_path)
-    step = consumed = 0
-    while step < STEPS:
-        batch = make_batch(consumed)
-        in_flight = [process.trainer.forward_backward(batch), process.trainer.optim_step(ADAM)]
-        try:
-            for future in in_flight:
-                future.result(60)
-        except FireworksError:
-            seen["failed_futures"].append([type_of(f) for f in in_flight])
-            process.close()
-            jobs.reconnect_and_wait(job, timeout=60)
-            process = Process(emu, jobs, job, log_path)
-            info = process.ckpt.resume()
-            assert info is not None
-            step, consumed = info.step, info.data_consumed
-            seen["recoveries"] += 1
-            seen["resumed_from"].append(info.checkpoint_name)
-            continue
-        step, consumed = step + 1, consumed + len(batch)
-        process.ckpt.maybe_save(step, consumed)
-        if pending and step == pending[0]:
-            pending.pop(0)
-            emu.preempt(job)
+    step = consumed = computed = 0
+    with concurrent.futures.ThreadPoolExecutor(1) as saver:
+        while step < STEPS:
+            held = pending.pop(step + 1, None)
+            hold = Hold(emu, job, held) if held else None
+            batch = make_batch(consumed)
+            try:
+                in_flight = [
+                    process.trainer.forward_backward(batch),
+                    process.trainer.optim_step(ADAM),
+                ]
+                if hold and held == "forward_backward":
+                    hold.preempt_when_received([f.future() for f in in_flight])
+                for future in in_flight:
+                    future.result(60)
+                computed = step + 1
+                saving = saver.submit(process.ckpt.maybe_save, step + 1, consumed + len(batch))
+                if hold and held == "save_weights":
+                    hold.preempt_when_received([saving])
+                saving.result(60)
+            except FireworksError:
+                assert hold is not None, "a failure without a preemption"
+                assert hold.futures, "a failure before the preemption"
+                seen["failed"].append([type_of(f) for f in hold.futures])
+                process.close()
+                jobs.reconnect_and_wait(job, timeout=60)
+                process = Process(emu, jobs, job, log_path)
+                info = process.ckpt.resume()
+                assert info is not None
+                step, consumed = info.step, info.data_consumed
+                seen["recoveries"] += 1
+                seen["resumed_from"].append(info.checkpoint_name)
+                seen["replayed"] += computed - info.step
+                continue
+            step, consumed = step + 1, consumed + len(batch)
     process.close()
     return seen
 
 
-def type_of(future: Any) -> str:
-    exc = future.future().exception(60)
+def type_of(future: concurrent.futures.Future[Any]) -> str:
+    exc = future.exception(60)
     return type(exc).__name__ if exc is not None else "ok"
 
 
@@ -101,28 +141,47 @@ def test_three_preemptions_end_with_the_uninterrupted_weights(
         config = TrainerJobConfig(BASE_MODEL)
         jobs.create_and_wait(config, job_id="reference", timeout=60)
         jobs.create_and_wait(config, job_id="preempted", timeout=60)
-        clean = run(emu, jobs, "reference", tmp_path / "reference", ())
-        seen = run(emu, jobs, "preempted", tmp_path / "preempted", PREEMPT_AFTER)
+        clean = run(emu, jobs, "reference", tmp_path / "reference", {})
+        seen = run(emu, jobs, "preempted", tmp_path / "preempted", PREEMPT_DURING)
     assert clean["recoveries"] == 0
-    assert seen["recoveries"] == len(PREEMPT_AFTER)
+    assert seen["recoveries"] == len(PREEMPT_DURING)
+    # The save in flight at step 20 failed, so step-20 was never recorded.
     assert seen["resumed_from"] == ["step-5", "step-15", "step-30"]
-    # Forward/backward is refused by the FAILED job (503 after the resends); the optimizer
-    # step behind it is never sent, as ops run strictly in order.
-    assert seen["failed_futures"] == [["InternalServerError", "RequestFailedError"]] * 3
+    # The held request reaches a FAILED job: 503 after the resends. The optimizer step
+    # queued behind a held forward/backward is never sent, as ops run strictly in order.
+    in_step = ["InternalServerError", "RequestFailedError"]
+    assert seen["failed"] == [in_step, ["InternalServerError"], in_step]
     assert emu.job_state("preempted") == "JOB_STATE_RUNNING"
     assert emu.weights_digest("preempted") == emu.weights_digest("reference")
-    replayed = [
-        p - int(s.removeprefix("step-"))
-        for p, s in zip(PREEMPT_AFTER, seen["resumed_from"], strict=True)
-    ]
     figures.update(
         steps=STEPS,
-        preemptions=len(PREEMPT_AFTER),
+        preemptions=len(PREEMPT_DURING),
+        preempted_during=[f"step {n}: {op}" for n, op in PREEMPT_DURING.items()],
         recoveries=seen["recoveries"],
         resumed_from=seen["resumed_from"],
-        steps_replayed=sum(replayed),
-        failed_in_flight_futures=seen["failed_futures"],
+        steps_replayed=seen["replayed"],
+        failed_in_flight_futures=seen["failed"],
         resume_requests=sum(r.route.endswith(":resume") for r in emu.request_log),
         weights_equal=True,
         seconds=round(time.monotonic() - began, 1),
     )
+
+
+def test_preempted_again_while_reconnecting(emulator: Emulator, figures: dict[str, Any]) -> None:
+    emu = emulator
+    with TrainerJobManager(emu.api_key, emu.base_url) as jobs:
+        jobs.create_and_wait(TrainerJobConfig(BASE_MODEL), job_id="twice", timeout=60)
+        emu.preempt("twice")
+        hold = Hold(emu, "twice", "healthz")  # the health check after the first :resume
+        preempter = threading.Thread(target=hold.preempt_when_received, args=([],))
+        preempter.start()
+        try:
+            job = jobs.reconnect_and_wait("twice", timeout=60)
+        finally:
+            preempter.join()
+    assert hold.rule.injected == 1
+    assert job.state == "JOB_STATE_RUNNING"
+    assert emu.job_state("twice") == "JOB_STATE_RUNNING"
+    resumes = sum(r.route.endswith("/twice:resume") for r in emu.request_log)
+    assert resumes == 2
+    figures.update(preemptions=2, resume_requests=resumes, reconnect_calls=1)

@@ -28,8 +28,6 @@ from fireworks_training.demo import ADAM, BASE_MODEL, make_batch
 from fireworks_training.emulator import Emulator
 
 SECRET = "fw-sk-TOPSECRET-4d1c9a7e0b"
-LOGGERS = ("", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access", "asyncio")
-OURS = ("fireworks_training", "fireworks_training.trainer", "fireworks_training.emulator")
 
 
 class Capture(logging.Handler):
@@ -39,26 +37,38 @@ class Capture(logging.Handler):
         super().__init__(logging.DEBUG)
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
         self.lines: list[str] = []
+        self.names: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.names.add(record.name)
         self.lines.append(self.format(record))
         self.lines.append(repr(record.args))
 
 
+def every_logger() -> list[logging.Logger]:
+    """The root logger and every logger created so far (placeholders are not loggers)."""
+    known = logging.root.manager.loggerDict.values()
+    return [logging.getLogger(), *(lg for lg in known if isinstance(lg, logging.Logger))]
+
+
 @pytest.fixture
 def debug_logs() -> Iterator[Capture]:
+    """Every logger at DEBUG, enabled and propagating to a capturing root handler."""
     handler = Capture()
-    loggers = [logging.getLogger(name) for name in (*LOGGERS, *OURS)]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
+    saved = [(lg, lg.level, lg.propagate, lg.disabled) for lg in every_logger()]
+    for lg, *_ in saved:
         lg.setLevel(logging.DEBUG)
+        lg.propagate = True
+        lg.disabled = False
     logging.getLogger().addHandler(handler)
     try:
         yield handler
     finally:
         logging.getLogger().removeHandler(handler)
-        for lg, level in zip(loggers, levels, strict=True):
+        for lg, level, propagate, disabled in saved:
             lg.setLevel(level)
+            lg.propagate = propagate
+            lg.disabled = disabled
 
 
 def failure(act: Callable[[], Any]) -> BaseException:
@@ -135,6 +145,8 @@ def test_the_key_is_in_no_log_repr_or_exception(
             with FireworksClient(SECRET, gone, account_id="a", max_retries=0) as lost:
                 errors.append(failure(lambda: lost.get_model("m")))
             seen += [repr(entry) for entry in emu.request_log]
+    quiet = [lg.name for lg in every_logger() if not lg.isEnabledFor(logging.DEBUG)]
+    assert not quiet, f"loggers not at DEBUG: {quiet}"
     for exc in errors:
         seen += exception_texts(exc)
     leaks = [text for text in [*debug_logs.lines, *seen] if SECRET in text]
@@ -142,6 +154,8 @@ def test_the_key_is_in_no_log_repr_or_exception(
     assert any(line.startswith("httpx ") for line in debug_logs.lines)
     assert any(line.startswith("httpcore") for line in debug_logs.lines)
     figures.update(
+        loggers_at_debug=len(every_logger()),
+        loggers_that_wrote=sorted(debug_logs.names),
         log_records=len(debug_logs.lines) // 2,
         reprs_and_texts=len(seen),
         exceptions=sorted({type(e).__name__ for e in errors}),

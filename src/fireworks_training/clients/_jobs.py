@@ -28,6 +28,7 @@ from ._control_plane import Request, split_job
 __all__ = [
     "HEALTH_PATH",
     "RESUMABLE_STATES",
+    "RESTARTED_STATES",
     "RUNNING",
     "TOMBSTONE_STATES",
     "Step",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 RUNNING = "JOB_STATE_RUNNING"
+# Seen after a :resume, these show it took effect: a later FAILED is a new preemption.
+RESTARTED_STATES = frozenset({"JOB_STATE_PENDING", RUNNING})
 RESUMABLE_STATES = frozenset(
     {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED", "JOB_STATE_COMPLETED"}
 )

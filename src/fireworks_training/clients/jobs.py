@@ -25,6 +25,7 @@ from ._control_plane import (
 from ._http import AsyncControlPlane, SyncControlPlane
 from ._jobs import (
     HEALTH_PATH,
+    RESTARTED_STATES,
     Step,
     TrainerJobConfig,
     Waiter,
@@ -137,7 +138,7 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
         """Wait until the job is RUNNING and its trainer answers ``healthz`` with 200."""
         seconds = check_timeout(timeout)
         job = self._job_name(job_id)
-        return self._wait(job, Waiter(job, seconds, self._clock), may_resume=False)
+        return self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
 
     def create_and_wait(
         self,
@@ -150,7 +151,7 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
         seconds = check_timeout(timeout)
         created = self.create(config, job_id=job_id)
         job = TrainerJobName.parse(created.name)
-        return self._wait(job, Waiter(job, seconds, self._clock), may_resume=False)
+        return self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
 
     def resume_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
@@ -159,19 +160,20 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
         seconds = check_timeout(timeout)
         job = self._job_name(job_id)
         self._resume(job)
-        return self._wait(job, Waiter(job, seconds, self._clock), may_resume=False)
+        return self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
 
     def reconnect_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
     ) -> TrainerJob:
         """Bring a job back after preemption and wait until it is ready.
 
-        RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume`` (once);
-        PENDING and other transitional states: keep polling; deleted: :class:`TrainerJobError`.
+        RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume``, again
+        only after the job was seen PENDING or RUNNING since (preempted during the wait);
+        other transitional states: keep polling; deleted: :class:`TrainerJobError`.
         """
         seconds = check_timeout(timeout)
         job = self._job_name(job_id)
-        return self._wait(job, Waiter(job, seconds, self._clock), may_resume=True)
+        return self._wait(job, Waiter(job, seconds, self._clock), reconnect=True)
 
     def _resume(self, job: TrainerJobName) -> TrainerJob:
         # Resent only when the server surely did not act: a second :resume could fail a job
@@ -190,9 +192,11 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
             return False
         return True
 
-    def _wait(self, job: TrainerJobName, waiter: Waiter, *, may_resume: bool) -> TrainerJob:
+    def _wait(self, job: TrainerJobName, waiter: Waiter, *, reconnect: bool) -> TrainerJob:
+        may_resume = reconnect
         while True:
             current = self.get(job)
+            may_resume = may_resume or (reconnect and current.state in RESTARTED_STATES)
             step = next_step(current, may_resume=may_resume)
             if step is Step.RESUME and self._try_resume(job):
                 may_resume = False
@@ -280,7 +284,7 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
         """Wait until the job is RUNNING and its trainer answers ``healthz`` with 200."""
         seconds = check_timeout(timeout)
         job = await self._job_name(job_id)
-        return await self._wait(job, Waiter(job, seconds, self._clock), may_resume=False)
+        return await self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
 
     async def create_and_wait(
         self,
@@ -293,7 +297,7 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
         seconds = check_timeout(timeout)
         created = await self.create(config, job_id=job_id)
         job = TrainerJobName.parse(created.name)
-        return await self._wait(job, Waiter(job, seconds, self._clock), may_resume=False)
+        return await self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
 
     async def resume_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
@@ -302,19 +306,20 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
         seconds = check_timeout(timeout)
         job = await self._job_name(job_id)
         await self._resume(job)
-        return await self._wait(job, Waiter(job, seconds, self._clock), may_resume=False)
+        return await self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
 
     async def reconnect_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
     ) -> TrainerJob:
         """Bring a job back after preemption and wait until it is ready.
 
-        RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume`` (once);
-        PENDING and other transitional states: keep polling; deleted: :class:`TrainerJobError`.
+        RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume``, again
+        only after the job was seen PENDING or RUNNING since (preempted during the wait);
+        other transitional states: keep polling; deleted: :class:`TrainerJobError`.
         """
         seconds = check_timeout(timeout)
         job = await self._job_name(job_id)
-        return await self._wait(job, Waiter(job, seconds, self._clock), may_resume=True)
+        return await self._wait(job, Waiter(job, seconds, self._clock), reconnect=True)
 
     async def _resume(self, job: TrainerJobName) -> TrainerJob:
         # Resent only when the server surely did not act: a second :resume could fail a job
@@ -333,9 +338,11 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
             return False
         return True
 
-    async def _wait(self, job: TrainerJobName, waiter: Waiter, *, may_resume: bool) -> TrainerJob:
+    async def _wait(self, job: TrainerJobName, waiter: Waiter, *, reconnect: bool) -> TrainerJob:
+        may_resume = reconnect
         while True:
             current = await self.get(job)
+            may_resume = may_resume or (reconnect and current.state in RESTARTED_STATES)
             step = next_step(current, may_resume=may_resume)
             if step is Step.RESUME and await self._try_resume(job):
                 may_resume = False

@@ -5,6 +5,9 @@ last path segment (a trainer op such as ``forward_backward`` or ``retrieve_futur
 custom verb after ``:`` (``promote``, ``resume``). Each matching request consumes one entry of
 a ``script`` (an int status, ``None`` for "answer normally", or ``"drop_connection"`` /
 ``"drop_response"``), or else fires with probability ``rate`` (default: always).
+
+A rule's ``latency_s`` delays every request it matches. A rule with no ``statuses`` and no
+drop mode is a latency spike instead: only the requests it fires on wait, then pass.
 """
 
 from __future__ import annotations
@@ -59,10 +62,15 @@ class FaultRule:
         for entry in self.script or []:
             if not (entry is None or isinstance(entry, int) or entry in _DROPS):
                 raise ValueError(f"script entries are ints, None, or {_DROPS}; got {entry!r}")
-        if not self.statuses and not (self.drop_connection or self.drop_response):
-            raise ValueError("a rule needs statuses or a drop mode")
+        if self.latency_only and not self.latency_s > 0:
+            raise ValueError("a rule needs statuses, a drop mode or latency_s > 0")
         self._rng = random.Random(self.seed)
         self._script = list(self.script or [])
+
+    @property
+    def latency_only(self) -> bool:
+        """True for a latency spike rule: no statuses, no drop mode."""
+        return not self.statuses and not (self.drop_connection or self.drop_response)
 
     def matches(self, names: tuple[str, ...]) -> bool:
         """True when the route glob matches one of the request's names."""
@@ -79,6 +87,9 @@ class FaultRule:
             return self._fault_for(DROP_CONNECTION)
         if self.drop_response:
             return self._fault_for(DROP_RESPONSE)
+        if self.latency_only:
+            self.injected += 1
+            return Fault(self.latency_s)
         return self._fault_for(self._rng.choice(self.statuses))
 
     def _fault_for(self, entry: int | str) -> Fault:
@@ -161,7 +172,8 @@ class Faults:
     def stats(self) -> dict[str, int]:
         """Injected faults: ``total``, per status (``"503"``), ``drop_connection``, ...
 
-        ``latency`` counts requests that were delayed by a rule.
+        ``latency`` counts requests that were delayed by a rule; ``latency_spike`` those a
+        latency spike rule fired on (also in ``total``).
         """
         with self._lock:
             return {"total": 0, **self._stats}
@@ -174,7 +186,8 @@ class Faults:
             for rule in self._rules:
                 if not rule.matches(names):
                     continue
-                delay = max(delay, rule.latency_s)
+                if not rule.latency_only:
+                    delay = max(delay, rule.latency_s)
                 fault = rule.decide()
                 if fault is not None:
                     self._count(fault)
@@ -186,6 +199,9 @@ class Faults:
 
     def _count(self, fault: Fault) -> None:
         self._stats["total"] += 1
-        self._stats[fault.drop or str(fault.status)] += 1
+        if fault.drop is None and fault.status is None:
+            self._stats["latency_spike"] += 1
+        else:
+            self._stats[fault.drop or str(fault.status)] += 1
         if fault.latency_s:
             self._stats["latency"] += 1
