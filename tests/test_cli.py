@@ -276,7 +276,32 @@ def test_emulator_console_script_serves_and_switches_faults(
                 listed = json.loads(capsys.readouterr().out)
         finally:
             proc.terminate()
-            out, err = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
+            # Not communicate(): it reads the pipes' fds and misses what readline() buffered.
+            assert proc.stderr is not None
+            out, err = proc.stdout.read(), proc.stderr.read()
     assert listed["stats"] == {"total": 1, "502": 1}
     assert [rule["route"] for rule in listed["rules"]] == ["/v1/accounts"]
     assert key not in banner + details + out + err
+
+
+@pytest.mark.parametrize(
+    ("argv", "loaded"),
+    [
+        (["checkpoints", "list", "--job-id", "j"], []),
+        (["migrate", "--check", "x.py"], ["libcst"]),
+        (["emulator", "--port", "0"], ["fireworks_training.emulator.command"]),
+    ],
+)
+def test_a_command_imports_only_its_own_extra(argv: list[str], loaded: list[str]) -> None:
+    # libcst alone costs ~0.2 s: parsing `checkpoints ...` must not pay for the codemod.
+    code = (
+        "import sys; from fireworks_training.cli import _build_parser; "
+        f"_build_parser({argv[0]!r}).parse_args({argv!r}); "
+        "print(sorted(m for m in ('libcst', 'fireworks_training.emulator.command') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == str(loaded)

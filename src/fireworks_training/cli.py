@@ -7,6 +7,8 @@ sent); 3 nothing matched (no such checkpoint); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -49,7 +51,25 @@ def _checkpoints_parser(sub: Any) -> None:
     _connection_options(promote)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+# Commands of an extra: the module that fills their parser, what the extra installs.
+_EXTRA_COMMANDS = {
+    "emulator": (".emulator.command", ("starlette", "uvicorn", "numpy"), "run the emulator"),
+    "migrate": (".migrate.runner", ("libcst",), "rewrite legacy promote calls"),
+}
+
+
+def _extra_commands(sub: Any, wanted: str | None) -> None:
+    """Add the commands whose extra is installed; import one only when it is ``wanted``."""
+    for name, (module, needs, help_text) in _EXTRA_COMMANDS.items():
+        if not all(importlib.util.find_spec(need) for need in needs):
+            continue  # the extra is not installed
+        parser = sub.add_parser(name, help=help_text)
+        if name == wanted:
+            importlib.import_module(module, __package__).add_arguments(parser)
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s extra (libcst, starlette) is imported to fill it."""
     parser = argparse.ArgumentParser(
         prog="fireworks-training",
         description="Save, list and promote Fireworks training checkpoints.",
@@ -61,18 +81,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=30)
     demo.add_argument("--save-interval", type=int, default=5)
     demo.add_argument("--workdir", help="where the run writes (default: a temp folder)")
-    try:
-        from .emulator import command as emulator_command
-    except ImportError:  # the emulator extra is not installed
-        pass
-    else:
-        emulator_command.add_arguments(sub.add_parser("emulator", help="run the emulator"))
-    try:
-        from . import migrate
-    except ImportError:  # the migrate extra is not installed
-        pass
-    else:
-        migrate.add_arguments(sub.add_parser("migrate", help="rewrite legacy promote calls"))
+    _extra_commands(sub, command)
     return parser
 
 
@@ -175,7 +184,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = _build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return _dispatch(args)
     except InvalidArgumentError as exc:

@@ -136,7 +136,10 @@ def test_the_command_serves_until_terminated(tmp_path: Path) -> None:
             assert created.is_success
         finally:
             proc.terminate()
-            out, err = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
+            # Not communicate(): it reads the pipes' fds and misses what readline() buffered.
+            assert proc.stderr is not None
+            out, err = proc.stdout.read(), proc.stderr.read()
     assert secret not in banner + out + err
     assert (tmp_path / "state" / "control.json").exists()
 
