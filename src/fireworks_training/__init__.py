@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         validate_output_model_id,
     )
     from .checkpoints.ledger import LedgerWarning
-    from .checkpoints.types import TrainerJob
+    from .checkpoints.types import JobState, TrainerJob
     from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
     from .clients.fireworks import AsyncFireworksClient, FireworksClient
     from .clients.jobs import AsyncTrainerJobManager, TrainerJobConfig, TrainerJobManager
@@ -48,6 +48,7 @@ __all__ = [
     "FiretitanServiceClient",
     "FiretitanTrainingClient",
     "FireworksClient",
+    "JobState",
     "LedgerWarning",
     "Model",
     "ModelName",
@@ -81,6 +82,7 @@ _SOURCES: dict[str, str] = {
     "FiretitanServiceClient": ".clients.trainer",
     "FiretitanTrainingClient": ".clients.trainer",
     "FireworksClient": ".clients.fireworks",
+    "JobState": ".checkpoints.types",
     "LedgerWarning": ".checkpoints.ledger",
     "Model": ".checkpoints",
     "ModelName": ".checkpoints",

@@ -13,8 +13,10 @@ from fireworks_training._models import parse_rfc3339
 from fireworks_training.checkpoints import (
     Checkpoint,
     CheckpointType,
+    JobState,
     Model,
     OperationStatus,
+    TrainerJob,
     latest_promotable,
     newest_first,
 )
@@ -177,3 +179,40 @@ def test_any_string_is_a_timestamp_or_a_value_error(text: str) -> None:
     assert parsed.tzinfo is not None
     assert parsed.utcoffset() is not None
     assert row("a", text).create_time == parsed
+
+
+@pytest.mark.parametrize(
+    ("wire", "state", "resumable", "tombstone"),
+    [
+        ("JOB_STATE_UNSPECIFIED", JobState.UNSPECIFIED, False, False),
+        ("JOB_STATE_PENDING", JobState.PENDING, False, False),
+        ("JOB_STATE_RUNNING", JobState.RUNNING, False, False),
+        ("JOB_STATE_FAILED", JobState.FAILED, True, False),
+        ("JOB_STATE_CANCELLED", JobState.CANCELLED, True, False),
+        ("JOB_STATE_PAUSED", JobState.PAUSED, True, False),
+        ("JOB_STATE_COMPLETED", JobState.COMPLETED, True, False),
+        ("JOB_STATE_CANCELLING", JobState.CANCELLING, False, False),
+        ("JOB_STATE_EARLY_STOPPED", JobState.EARLY_STOPPED, False, True),
+        ("JOB_STATE_DELETING", JobState.DELETING, False, True),
+        ("JOB_STATE_DELETED", JobState.DELETED, False, True),
+        ("running", JobState.RUNNING, False, False),
+        (" Failed ", JobState.FAILED, True, False),
+    ],
+)
+def test_job_states(wire: str, state: JobState, resumable: bool, tombstone: bool) -> None:
+    job = TrainerJob.model_validate({"name": "accounts/a/rlorTrainerJobs/j", "state": wire})
+    assert job.state is state
+    assert job.state == state.value  # still a plain string for code that compares strings
+    assert (job.state.resumable, job.state.tombstone) == (resumable, tombstone)
+    assert job.state.is_known
+    assert job["state"] == wire  # the wire value comes back as sent
+
+
+def test_an_unknown_job_state_is_kept() -> None:
+    job = TrainerJob.model_validate({"name": "accounts/a/rlorTrainerJobs/j", "state": "JOB_X"})
+    assert job.state == "JOB_X"
+    assert isinstance(job.state, JobState)
+    assert not job.state.is_known
+    assert not job.state.resumable
+    assert not job.state.tombstone
+    assert TrainerJob(name="accounts/a/rlorTrainerJobs/j").state is JobState.UNSPECIFIED

@@ -26,6 +26,7 @@ from .names import (
 )
 from .types import (
     Checkpoint,
+    JobState,
     Model,
     OperationStatus,
     PeftDetails,
@@ -43,6 +44,7 @@ __all__ = [
     "CheckpointName",
     "CheckpointType",
     "InitFromCheckpoint",
+    "JobState",
     "Model",
     "ModelName",
     "OperationStatus",

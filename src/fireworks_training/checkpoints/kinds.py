@@ -6,10 +6,12 @@ Also the promotability rules (DOMAIN.md §2) and the sampler-type decision (PROT
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 __all__ = [
     "CheckpointKind",
     "CheckpointType",
+    "LenientStrEnum",
     "SamplerCheckpointType",
     "choose_sampler_type",
     "is_promotable",
@@ -66,10 +68,36 @@ class SamplerCheckpointType(enum.StrEnum):
         raise ValueError(f"checkpoint_type must be one of {choices}, got {value!r}")
 
 
+class LenientStrEnum(enum.StrEnum):
+    """A server enum: each member's value is ``<PREFIX>_<NAME>``.
+
+    Accepts the value or the bare name, in any case; a value this library does not know is
+    kept as a pseudo-member instead of raising (newer servers must not break older clients).
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        text = value.strip().upper()
+        for member in cls:
+            if text in (member.value, member.name):
+                return member
+        unknown = str.__new__(cls, value)
+        unknown._name_ = value
+        unknown._value_ = value
+        return unknown
+
+    @property
+    def is_known(self) -> bool:
+        """False for a value this library version does not know."""
+        return any(self is member for member in type(self))
+
+
 _PREFIX = "CHECKPOINT_TYPE_"
 
 
-class CheckpointType(enum.StrEnum):
+class CheckpointType(LenientStrEnum):
     """The server's ``checkpointType``, detected from the blob.
 
     Accepts both ``CHECKPOINT_TYPE_INFERENCE_BASE`` and ``INFERENCE_BASE``; a value this
@@ -82,25 +110,6 @@ class CheckpointType(enum.StrEnum):
     INFERENCE_BASE = "CHECKPOINT_TYPE_INFERENCE_BASE"
     INFERENCE_LORA = "CHECKPOINT_TYPE_INFERENCE_LORA"
     INFERENCE_ARC_V2 = "CHECKPOINT_TYPE_INFERENCE_ARC_V2"
-
-    @classmethod
-    def _missing_(cls, value: object) -> CheckpointType | None:
-        if not isinstance(value, str):
-            return None
-        text = value.strip().upper()
-        full = text if text.startswith(_PREFIX) else _PREFIX + text
-        for member in cls:
-            if member.value == full:
-                return member
-        unknown = str.__new__(cls, value)
-        unknown._name_ = value
-        unknown._value_ = value
-        return unknown
-
-    @property
-    def is_known(self) -> bool:
-        """False for a value this library version does not know."""
-        return self.value in _KNOWN
 
     @property
     def resumable(self) -> bool:
@@ -121,9 +130,6 @@ class CheckpointType(enum.StrEnum):
     def short_name(self) -> str:
         """``INFERENCE_BASE`` for ``CHECKPOINT_TYPE_INFERENCE_BASE``."""
         return self.value.removeprefix(_PREFIX)
-
-
-_KNOWN = frozenset(m.value for m in CheckpointType)
 
 
 def choose_sampler_type(

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .._models import WireModel, parse_rfc3339
-from .kinds import CheckpointType
+from .kinds import CheckpointType, LenientStrEnum
 from .names import CheckpointName, ModelName, TrainerJobName, logical_name, step_of
 
 __all__ = [
     "Checkpoint",
+    "JobState",
     "Model",
     "OperationStatus",
     "PeftDetails",
@@ -138,11 +139,43 @@ class TrainingConfig(WireModel):
     max_context_length: int | None = None
 
 
+class JobState(LenientStrEnum):
+    """A trainer job's ``state`` (PROTOCOL.md §1.5); unknown values are kept, not refused."""
+
+    UNSPECIFIED = "JOB_STATE_UNSPECIFIED"
+    PENDING = "JOB_STATE_PENDING"
+    RUNNING = "JOB_STATE_RUNNING"
+    FAILED = "JOB_STATE_FAILED"
+    CANCELLED = "JOB_STATE_CANCELLED"
+    PAUSED = "JOB_STATE_PAUSED"
+    COMPLETED = "JOB_STATE_COMPLETED"
+    CANCELLING = "JOB_STATE_CANCELLING"
+    EARLY_STOPPED = "JOB_STATE_EARLY_STOPPED"
+    DELETING = "JOB_STATE_DELETING"
+    DELETED = "JOB_STATE_DELETED"
+
+    @property
+    def resumable(self) -> bool:
+        """True where ``:resume`` brings the job back: FAILED, CANCELLED, PAUSED, COMPLETED."""
+        return self in _RESUMABLE_JOB_STATES
+
+    @property
+    def tombstone(self) -> bool:
+        """True where waiting cannot help and ``:resume`` is refused: deleted or early-stopped."""
+        return self in _TOMBSTONE_JOB_STATES
+
+
+_RESUMABLE_JOB_STATES = frozenset(
+    {JobState.FAILED, JobState.CANCELLED, JobState.PAUSED, JobState.COMPLETED}
+)
+_TOMBSTONE_JOB_STATES = frozenset({JobState.DELETING, JobState.DELETED, JobState.EARLY_STOPPED})
+
+
 class TrainerJob(WireModel):
     """A trainer job (``rlorTrainerJobs``) on the control plane."""
 
     name: str
-    state: str = "JOB_STATE_UNSPECIFIED"
+    state: JobState = JobState.UNSPECIFIED
     status_message: str | None = None
     display_name: str | None = None
     training_config: TrainingConfig | None = None

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._constants import JOB_POLL_CAP_S, JOB_POLL_FIRST_S
 from ..checkpoints.names import TrainerJobName
-from ..checkpoints.types import TrainerJob
+from ..checkpoints.types import JobState, TrainerJob
 from ..errors import (
     ConflictError,
     InvalidArgumentError,
@@ -27,10 +27,7 @@ from ._control_plane import Request, split_job
 
 __all__ = [
     "HEALTH_PATH",
-    "RESUMABLE_STATES",
     "RESTARTED_STATES",
-    "RUNNING",
-    "TOMBSTONE_STATES",
     "Step",
     "TrainerJobConfig",
     "Waiter",
@@ -45,14 +42,8 @@ __all__ = [
     "trainer_url",
 ]
 
-RUNNING = "JOB_STATE_RUNNING"
 # Seen after a :resume, these show it took effect: a later FAILED is a new preemption.
-RESTARTED_STATES = frozenset({"JOB_STATE_PENDING", RUNNING})
-RESUMABLE_STATES = frozenset(
-    {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED", "JOB_STATE_COMPLETED"}
-)
-# Terminal and not resumable: waiting cannot help.
-TOMBSTONE_STATES = frozenset({"JOB_STATE_DELETING", "JOB_STATE_DELETED", "JOB_STATE_EARLY_STOPPED"})
+RESTARTED_STATES = frozenset({JobState.PENDING, JobState.RUNNING})
 HEALTH_PATH = "/api/v1/healthz"
 _TEXT_MAX = 512
 
@@ -224,11 +215,11 @@ def next_step(job: TrainerJob, *, may_resume: bool) -> Step:
     Tombstones, and resumable states when resuming is not allowed, raise
     :class:`TrainerJobError`.
     """
-    if job.state == RUNNING:
+    if job.state == JobState.RUNNING:
         return Step.CHECK_HEALTH
-    if job.state in RESUMABLE_STATES and may_resume:
+    if job.state.resumable and may_resume:
         return Step.RESUME
-    if job.state in RESUMABLE_STATES or job.state in TOMBSTONE_STATES:
+    if job.state.resumable or job.state.tombstone:
         detail = f": {job.status_message}" if job.status_message else ""
         raise TrainerJobError(
             f"trainer job {job.name} is {job.state}{detail}", job=job.name, state=job.state
