@@ -1,14 +1,33 @@
-"""A tiny trainer-API driver over plain httpx, for the emulator's own tests."""
+"""A tiny trainer-API driver over plain httpx, for the emulator's own tests; ``read_line``."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
 BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 TEXT = b"the quick brown fox jumps over the lazy dog"
+
+
+def read_line(stream: IO[str], timeout: float = 60.0) -> str:
+    """The next line of a child process's output; fails the test if none comes in time."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        try:
+            lines.put(stream.readline())
+        except (OSError, ValueError):  # closed by the test once it gave up
+            lines.put("")
+
+    threading.Thread(target=read, name="read-line", daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"no output line within {timeout:g} s") from None
 
 
 def datum(text: bytes = TEXT, weights: list[float] | None = None) -> dict[str, Any]:

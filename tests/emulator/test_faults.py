@@ -1,8 +1,10 @@
-"""Fault injection: scripted and random statuses, Retry-After, drops, latency, admin route."""
+"""Fault injection: statuses, Retry-After, drops, latency, holds, the admin route."""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -10,6 +12,7 @@ import pytest
 
 from fireworks_training.emulator import Emulator
 from fireworks_training.emulator import app as app_module
+from fireworks_training.emulator.faults import Faults
 
 from .kit import Trainer, promote_body
 
@@ -107,11 +110,73 @@ def test_latency_delays_the_answer(
     assert emu.faults.stats() == {"total": 0, "latency": 1}
 
 
+def test_a_spike_keeps_the_latency_of_earlier_rules() -> None:
+    faults = Faults()
+    faults.add(ACCOUNTS, latency_s=0.3, rate=0.0)  # delays every request, never fires
+    faults.add(ACCOUNTS, statuses=[], latency_s=0.1)  # a spike shorter than that
+    faults.add("models", statuses=[], latency_s=0.5)
+    faults.add("models", latency_s=0.2, rate=0.0)  # after the spike: not reached
+    spike = faults.decide(ACCOUNTS)
+    assert spike is not None
+    assert (spike.latency_s, spike.status, spike.drop) == (0.3, None, None)
+    longer = faults.decide("/v1/accounts/a/models")
+    assert longer is not None
+    assert longer.latency_s == 0.5
+    assert faults.stats() == {"total": 2, "latency_spike": 2, "latency": 2}
+
+
+def test_a_hold_keeps_a_request_until_released(emu: Emulator, http: httpx.Client) -> None:
+    rule = emu.faults.add(ACCOUNTS, statuses=[], hold=True)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(http.get, ACCOUNTS)
+        try:
+            assert rule.wait_held(timeout=60), "the request was never held"
+            assert not answer.done()
+            assert rule.describe()["held"] == 1
+            assert http.get("/v1/accounts/emulator/models/x").status_code == 404  # not held
+        finally:
+            rule.release()
+        assert answer.result(timeout=60).status_code == 200
+    assert rule.held == 0
+    assert http.get(ACCOUNTS).status_code == 200  # once released, requests pass
+    assert emu.faults.stats() == {"total": 2, "held": 2}
+
+
+def test_clear_releases_a_hold_that_answers_a_status(emu: Emulator, http: httpx.Client) -> None:
+    rule = emu.faults.add(ACCOUNTS, statuses=[502], hold=True)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(http.get, ACCOUNTS)
+        try:
+            assert rule.wait_held(timeout=60), "the request was never held"
+        finally:
+            emu.faults.clear()
+        assert answer.result(timeout=60).status_code == 502  # decided before the hold
+    assert rule.released
+    assert http.get(ACCOUNTS).status_code == 200
+
+
+def test_closing_the_emulator_releases_held_requests(tmp_path: Path) -> None:
+    emu = Emulator(tmp_path / "state").start()
+    rule = emu.faults.add(ACCOUNTS, statuses=[], hold=True)
+    headers = {"X-Api-Key": emu.api_key}
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(httpx.get, emu.base_url + ACCOUNTS, headers=headers, timeout=60)
+        try:
+            assert rule.wait_held(timeout=60), "the request was never held"
+        finally:
+            emu.close()
+        # Answered during the graceful shutdown, not cut off by it.
+        assert answer.result(timeout=60).status_code == 200
+    assert not rule.released
+
+
 def test_invalid_rules_are_refused(emu: Emulator) -> None:
     with pytest.raises(ValueError, match="rate"):
         emu.faults.add(rate=2.0)
     with pytest.raises(ValueError, match="script"):
         emu.faults.add(script=["explode"])
+    with pytest.raises(ValueError, match="hold"):
+        emu.faults.add(statuses=[])
 
 
 def test_admin_route_switches_faults_and_needs_the_key(emu: Emulator, http: httpx.Client) -> None:

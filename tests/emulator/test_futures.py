@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -25,10 +24,16 @@ def test_submit_answers_request_and_model_ids(trainer: Trainer) -> None:
     assert body["model_id"] == trainer.model_id
 
 
-def test_a_gap_waits_and_long_polls_with_try_again(trainer: Trainer) -> None:
+def test_a_gap_waits_and_long_polls_with_try_again(
+    emu: Emulator, trainer: Trainer, job: str
+) -> None:
     third = trainer.submit("forward_backward", FB, seq=3)
-    pending = trainer.poll(third).json()  # the long poll ran out with the gap still open
+    with ThreadPoolExecutor(1) as pool:
+        polled = pool.submit(trainer.poll, third)
+        assert emu.wait_for_long_polls(job, timeout=60), "the retrieve was never held"
+        pending = polled.result(timeout=60).json()  # the long poll ran out, the gap still open
     assert pending == {"type": "try_again", "request_id": third, "queue_state": "active"}
+    assert emu.long_polls(job) == 0
     second = trainer.submit("optim_step", {"adam_params": {"learning_rate": 0.1}}, seq=2)
     assert trainer.poll(second).json()["type"] == "try_again"
     first = trainer.submit("forward_backward", FB, seq=1)
@@ -46,17 +51,9 @@ def _polls(emu: Emulator, request_id: str) -> list[RecordedRequest]:
     ]
 
 
-def _wait_for_poll(emu: Emulator, request_id: str) -> None:
-    """Block until the emulator has received a retrieve of ``request_id``."""
-    pause = threading.Event()
-    for _ in range(1000):
-        if _polls(emu, request_id):
-            return
-        pause.wait(0.01)
-    raise AssertionError(f"no retrieve of {request_id} reached the emulator")
-
-
-def test_a_held_long_poll_answers_once_the_gap_is_filled(emu: Emulator, trainer: Trainer) -> None:
+def test_a_held_long_poll_answers_once_the_gap_is_filled(
+    emu: Emulator, trainer: Trainer, job: str
+) -> None:
     emu.set_long_poll_seconds(30)  # far longer than the test: the poll must be held
     third = trainer.submit("forward_backward", FB, seq=3)
     headers = {"X-Api-Key": emu.api_key}
@@ -66,13 +63,14 @@ def test_a_held_long_poll_answers_once_the_gap_is_filled(emu: Emulator, trainer:
     ):
         body = {"request_id": third, "allow_metadata_only": False}
         held = pool.submit(poller.post, trainer.api("retrieve_future"), json=body)
-        _wait_for_poll(emu, third)
+        assert emu.wait_for_long_polls(job, timeout=60), "the retrieve was never held"
         trainer.submit("forward_backward", FB, seq=1)
         trainer.submit("optim_step", {"adam_params": {"learning_rate": 0.1}}, seq=2)
         answer = held.result(timeout=60).json()
     # One poll, sent before seq 1 existed, came back with seq 3's result rather than try_again.
     assert "loss_fn_outputs" in answer
     assert len(_polls(emu, third)) == 1
+    assert emu.long_polls(job) == 0
 
 
 def test_a_repeated_seq_id_returns_the_original_request(trainer: Trainer) -> None:

@@ -14,6 +14,8 @@ import pytest
 from fireworks_training.emulator import Emulator
 from fireworks_training.emulator.command import add_arguments, run
 
+from .kit import read_line
+
 
 def test_addresses_and_identity(emu: Emulator) -> None:
     assert emu.base_url.startswith("http://127.0.0.1:")
@@ -95,6 +97,24 @@ def test_cli_switches_faults_on_a_running_emulator(
     capsys.readouterr()
 
 
+def test_cli_adds_a_latency_spike(emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    faults = ("--api-key", emu.api_key, "faults", "--url", emu.base_url, "add")
+    spike = ("--route", "models", "--spike", "--latency", "0.25", "--rate", "0.5", "--seed", "1")
+    assert run(_parse(*faults, *spike)) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert (added["statuses"], added["latency_s"], added["rate"]) == ([], 0.25, 0.5)
+    fired = [emu.faults.decide("/v1/accounts/emulator/models") for _ in range(20)]
+    assert {(f.latency_s, f.status, f.drop) for f in fired if f is not None} == {(0.25, None, None)}
+    assert emu.faults.stats()["latency_spike"] == sum(f is not None for f in fired) > 0
+    assert run(_parse(*faults, "--spike")) == 2
+    assert "--spike needs --latency" in capsys.readouterr().err
+    assert run(_parse(*faults, "--spike", "--latency", "1", "--drop-connection")) == 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        _parse(*faults, "--spike", "--status", "503", "--latency", "1")
+    assert len(emu.faults.rules) == 1
+
+
 def test_cli_reports_a_wrong_key_and_an_unreachable_emulator(
     emu: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,7 +144,7 @@ def test_the_command_serves_until_terminated(tmp_path: Path) -> None:
     ) as proc:
         try:
             assert proc.stdout is not None
-            banner = proc.stdout.readline()
+            banner = read_line(proc.stdout)
             url = banner.split(" on ", 1)[1].strip()
             headers = {"X-Api-Key": secret}
             response = httpx.get(f"{url}/v1/accounts", headers=headers, timeout=10)
@@ -142,6 +162,21 @@ def test_the_command_serves_until_terminated(tmp_path: Path) -> None:
             out, err = proc.stdout.read(), proc.stderr.read()
     assert secret not in banner + out + err
     assert (tmp_path / "state" / "control.json").exists()
+
+
+def test_read_line_gives_up_on_a_silent_child() -> None:
+    command = [sys.executable, "-c", "import sys; sys.stdin.read()"]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        try:
+            with pytest.raises(AssertionError, match=r"no output line within 0\.1 s"):
+                read_line(proc.stdout, timeout=0.1)
+        finally:
+            proc.stdin.close()  # the child exits; the reader gets end of file
+            proc.wait(timeout=30)
 
 
 def test_create_trainer_job_is_idempotent_by_id(emu: Emulator) -> None:

@@ -1,8 +1,8 @@
 """Preemption: the trainer is preempted three times mid-run; the run still ends bit-identical.
 
-Each preemption hits work in flight: the emulator holds one request (a latency fault of
-``HOLD_S``), and the job is preempted once that request has arrived and before any of the
-step's futures resolved. Held are a forward/backward (with the optimizer step queued behind
+Each preemption hits work in flight: the emulator holds one request (a ``hold`` fault rule),
+and the job is preempted while it is held, before any of the step's futures resolved, then
+the request is released. Held are a forward/backward (with the optimizer step queued behind
 it) and a state save. The futures fail; the user's loop then does what a real one would:
 ``reconnect_and_wait`` (the job is FAILED, so it is resumed), a new service and training
 client, ``TrainingCheckpoints.resume`` from ``log_path``, and on from the restored step.
@@ -29,7 +29,6 @@ STEPS = 40
 STATE_EVERY = 5
 # The step whose request is held when the job is preempted; step 20's save is the one held.
 PREEMPT_DURING = {9: "forward_backward", 20: "save_weights", 32: "forward_backward"}
-HOLD_S = 1.0
 # Few resends against a preempted trainer, so the loop notices quickly.
 POLICY = RetryPolicy(max_retries=1, initial_wait_s=0.02, max_wait_s=0.2)
 
@@ -59,26 +58,25 @@ class Process:
 
 
 class Hold:
-    """Holds ``job``'s requests to ``route`` for ``HOLD_S`` in the emulator; preempts meanwhile."""
+    """Holds ``job``'s next request to ``route`` in the emulator; preempts meanwhile."""
 
     def __init__(self, emu: Emulator, job: str, route: str) -> None:
         self.emu = emu
         self.job = job
-        self.suffix = f"/{job}/api/v1/{route}"
-        self.start = len(emu.request_log)
-        self.rule = emu.faults.add(f"*{self.suffix}", statuses=[], latency_s=HOLD_S)
+        self.route = f"*/{job}/api/v1/{route}"
+        self.rule = emu.faults.add(self.route, statuses=[], hold=True)
         self.futures: list[concurrent.futures.Future[Any]] = []
 
     def preempt_when_received(self, futures: list[concurrent.futures.Future[Any]]) -> None:
-        """Once the held request has arrived: check ``futures`` are pending, then preempt."""
-        deadline = time.monotonic() + 30
-        while not any(r.route.endswith(self.suffix) for r in self.emu.request_log[self.start :]):
-            assert time.monotonic() < deadline, f"{self.suffix} never arrived"
-            time.sleep(0.005)
-        assert not any(f.done() for f in futures), "preempted after the work finished"
-        self.futures = futures
-        self.emu.preempt(self.job)
-        self.emu.faults.remove(self.rule)
+        """Once the request is held: check ``futures`` are pending, preempt, release it."""
+        try:
+            assert self.rule.wait_held(timeout=60), f"{self.route} was never held"
+            assert not any(f.done() for f in futures), "preempted after the work finished"
+            self.futures = futures
+            self.emu.preempt(self.job)
+        finally:
+            self.emu.faults.remove(self.rule)  # first, so no later request is held or counted
+            self.rule.release()
 
 
 def run(

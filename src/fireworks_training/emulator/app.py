@@ -18,13 +18,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .admin import ADMIN_PREFIX, admin_routes
 from .backend import Backend, RecordedRequest
 from .control import control_routes
-from .faults import DROP_CONNECTION, DROP_RESPONSE, Fault
+from .faults import DROP_CONNECTION, DROP_RESPONSE, Fault, FaultRule
 from .trainer_routes import trainer_routes
 from .wire import error_body
 
 __all__ = ["EmulatorApp", "build_app"]
 
 logger = logging.getLogger(__name__)
+
+_HOLD_POLL_S = 0.005
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -116,6 +118,8 @@ class EmulatorApp:
     async def _faulted(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.latency_s:
             await asyncio.sleep(fault.latency_s)
+        if fault.hold is not None:
+            await self._hold(fault.hold)
         if fault.status is not None:
             headers = {}
             if fault.retry_after is not None:
@@ -129,6 +133,12 @@ class EmulatorApp:
             await _drop_connection(send)
         else:
             await self.app(scope, receive, send)
+
+    async def _hold(self, rule: FaultRule) -> None:
+        """Wait, without blocking the loop, until the rule is released or the server stops."""
+        with rule.holding():
+            while not (rule.released or self.backend.closing):
+                await asyncio.sleep(_HOLD_POLL_S)
 
 
 def build_app(backend: Backend) -> EmulatorApp:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .faults import Faults
+from .held import HeldRequests
 from .jobs import FAILED, Jobs
 from .promotion import Promotions
 from .rows import Rows
@@ -63,6 +64,7 @@ class Backend:
         self.trainers = Trainers(self.store, self.clock, settings, self.jobs, self.rows)
         self.faults = Faults()
         self.request_log = RequestLog()
+        self.long_polls = HeldRequests()  # retrieve_future requests waiting, per job
         self.closing = False
 
     def preempt(self, job_id: str) -> None:

@@ -57,13 +57,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_rule_arguments(add: argparse.ArgumentParser) -> None:
     add.add_argument("--route", default="*", help="glob on the path, an op name, or a :verb")
-    add.add_argument(
+    kind = add.add_mutually_exclusive_group()
+    kind.add_argument(
         "--status",
         dest="statuses",
         type=int,
         action="append",
         metavar="CODE",
         help="status to inject (repeatable; default 503)",
+    )
+    kind.add_argument(
+        "--spike",
+        action="store_true",
+        help="a latency spike: no status, fired requests wait --latency, then pass",
     )
     add.add_argument("--rate", type=float, help="probability per matching request (default 1)")
     add.add_argument(
@@ -103,7 +109,17 @@ def _rule_body(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.statuses:
         body["statuses"] = args.statuses
+    if args.spike:
+        body["statuses"] = []
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _rule_error(args: argparse.Namespace) -> str | None:
+    if args.spike and not args.latency_s > 0:
+        return "--spike needs --latency S (S > 0)"
+    if args.spike and (args.drop_connection or args.drop_response or args.script):
+        return "--spike takes no --drop-connection, --drop-response or --script"
+    return None
 
 
 def _admin_request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
@@ -123,6 +139,10 @@ def _admin_request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] |
 def _run_faults(args: argparse.Namespace) -> int:
     url = args.url or os.environ.get(_URL_ENV) or f"http://127.0.0.1:{DEFAULT_PORT}"
     key = args.api_key or os.environ.get(_KEY_ENV) or DEFAULT_API_KEY
+    error = _rule_error(args) if args.faults_command == "add" else None
+    if error is not None:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     method, path, body = _admin_request(args)
     try:
         with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=10.0) as client:

@@ -8,17 +8,26 @@ a ``script`` (an int status, ``None`` for "answer normally", or ``"drop_connecti
 
 A rule's ``latency_s`` delays every request it matches. A rule with no ``statuses`` and no
 drop mode is a latency spike instead: only the requests it fires on wait, then pass.
+
+A ``hold`` rule keeps the requests it fires on waiting until :meth:`FaultRule.release` (or
+``remove``, ``clear``, the emulator's shutdown); ``held`` counts those waiting now, so a test
+can act while a request is surely in flight.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import itertools
 import random
 import threading
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from .held import HeldRequests
 
 __all__ = ["DROP_CONNECTION", "DROP_RESPONSE", "Fault", "FaultRule", "Faults", "route_names"]
 
@@ -30,17 +39,18 @@ ScriptEntry = int | str | None
 
 @dataclass(frozen=True)
 class Fault:
-    """What to do to one request: wait, then answer a status or drop."""
+    """What to do to one request: wait (and be held), then answer a status or drop."""
 
     latency_s: float = 0.0
     status: int | None = None
     drop: str | None = None
     retry_after: float | None = None
+    hold: FaultRule | None = field(default=None, compare=False)
 
 
 @dataclass
 class FaultRule:
-    """One injection rule; ``injected`` counts the faults it caused."""
+    """One injection rule; ``injected`` counts its faults, ``held`` the requests held now."""
 
     route: str = "*"
     statuses: list[int] = field(default_factory=lambda: [503])
@@ -51,10 +61,13 @@ class FaultRule:
     drop_response: bool = False
     latency_s: float = 0.0
     seed: int | None = None
+    hold: bool = False
     id: int = 0
     injected: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _script: list[ScriptEntry] = field(init=False, repr=False, compare=False)
+    _held: HeldRequests = field(init=False, repr=False, compare=False)
+    _released: threading.Event = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.rate is not None and not 0.0 <= self.rate <= 1.0:
@@ -62,15 +75,41 @@ class FaultRule:
         for entry in self.script or []:
             if not (entry is None or isinstance(entry, int) or entry in _DROPS):
                 raise ValueError(f"script entries are ints, None, or {_DROPS}; got {entry!r}")
-        if self.latency_only and not self.latency_s > 0:
-            raise ValueError("a rule needs statuses, a drop mode or latency_s > 0")
+        if self.delay_only and not (self.latency_s > 0 or self.hold):
+            raise ValueError("a rule needs statuses, a drop mode, latency_s > 0 or hold")
         self._rng = random.Random(self.seed)
         self._script = list(self.script or [])
+        self._held = HeldRequests()
+        self._released = threading.Event()
 
     @property
-    def latency_only(self) -> bool:
-        """True for a latency spike rule: no statuses, no drop mode."""
+    def delay_only(self) -> bool:
+        """True for a rule that only delays (a latency spike or a hold): no statuses or drops."""
         return not self.statuses and not (self.drop_connection or self.drop_response)
+
+    @property
+    def held(self) -> int:
+        """Requests this rule holds now."""
+        return self._held.count()
+
+    @property
+    def released(self) -> bool:
+        """True once :meth:`release` was called."""
+        return self._released.is_set()
+
+    def release(self) -> None:
+        """Let the held requests go on; later ones the rule fires on are not held."""
+        self._released.set()
+
+    def wait_held(self, count: int = 1, timeout: float | None = None) -> bool:
+        """Block until the rule holds ``count`` requests; False on timeout."""
+        return self._held.wait_for(count=count, timeout=timeout)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Count one request as held by this rule (the server's side of ``hold``)."""
+        with self._held.holding():
+            yield
 
     def matches(self, names: tuple[str, ...]) -> bool:
         """True when the route glob matches one of the request's names."""
@@ -87,20 +126,22 @@ class FaultRule:
             return self._fault_for(DROP_CONNECTION)
         if self.drop_response:
             return self._fault_for(DROP_RESPONSE)
-        if self.latency_only:
+        if self.delay_only:
             self.injected += 1
-            return Fault(self.latency_s)
+            return Fault(self.latency_s, hold=self if self.hold else None)
         return self._fault_for(self._rng.choice(self.statuses))
 
     def _fault_for(self, entry: int | str) -> Fault:
         self.injected += 1
+        hold = self if self.hold else None
         if isinstance(entry, str):
-            return Fault(self.latency_s, drop=entry)
-        return Fault(self.latency_s, status=entry, retry_after=self.retry_after)
+            return Fault(self.latency_s, drop=entry, hold=hold)
+        return Fault(self.latency_s, status=entry, retry_after=self.retry_after, hold=hold)
 
     def describe(self) -> dict[str, Any]:
         """The rule as JSON (for the admin route and the CLI)."""
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        public = (f.name for f in fields(self) if not f.name.startswith("_"))
+        return {name: copy.deepcopy(getattr(self, name)) for name in public} | {"held": self.held}
 
 
 def route_names(path: str) -> tuple[str, ...]:
@@ -133,6 +174,7 @@ class Faults:
         drop_response: bool = False,
         latency_s: float = 0.0,
         seed: int | None = None,
+        hold: bool = False,
     ) -> FaultRule:
         """Add a rule; the first matching rule that fires decides a request's fate."""
         rule = FaultRule(
@@ -145,6 +187,7 @@ class Faults:
             drop_response,
             latency_s,
             seed,
+            hold,
         )
         with self._lock:
             rule.id = next(self._ids)
@@ -152,16 +195,21 @@ class Faults:
         return rule
 
     def remove(self, rule: FaultRule | int) -> None:
-        """Remove one rule (the rule or its id)."""
+        """Remove one rule (the rule or its id), releasing what it holds."""
         rule_id = rule if isinstance(rule, int) else rule.id
         with self._lock:
+            removed = [r for r in self._rules if r.id == rule_id]
             self._rules = [r for r in self._rules if r.id != rule_id]
+        for r in removed:
+            r.release()
 
     def clear(self) -> None:
-        """Remove every rule and reset the counters."""
+        """Remove every rule (releasing what they hold) and reset the counters."""
         with self._lock:
-            self._rules.clear()
+            removed, self._rules = self._rules, []
             self._stats.clear()
+        for rule in removed:
+            rule.release()
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -173,7 +221,7 @@ class Faults:
         """Injected faults: ``total``, per status (``"503"``), ``drop_connection``, ...
 
         ``latency`` counts requests that were delayed by a rule; ``latency_spike`` those a
-        latency spike rule fired on (also in ``total``).
+        latency spike rule fired on, ``held`` those a hold rule fired on (both in ``total``).
         """
         with self._lock:
             return {"total": 0, **self._stats}
@@ -186,10 +234,12 @@ class Faults:
             for rule in self._rules:
                 if not rule.matches(names):
                     continue
-                if not rule.latency_only:
+                if not rule.delay_only:
                     delay = max(delay, rule.latency_s)
                 fault = rule.decide()
                 if fault is not None:
+                    if delay > fault.latency_s:  # a spike keeps the earlier rules' latency
+                        fault = replace(fault, latency_s=delay)
                     self._count(fault)
                     return fault
             if delay:
@@ -199,9 +249,11 @@ class Faults:
 
     def _count(self, fault: Fault) -> None:
         self._stats["total"] += 1
-        if fault.drop is None and fault.status is None:
-            self._stats["latency_spike"] += 1
-        else:
+        if fault.drop is not None or fault.status is not None:
             self._stats[fault.drop or str(fault.status)] += 1
+        elif fault.hold is None:
+            self._stats["latency_spike"] += 1
+        if fault.hold is not None:
+            self._stats["held"] += 1
         if fault.latency_s:
             self._stats["latency"] += 1

@@ -250,6 +250,16 @@ class Emulator:
         """Act as an older server that rejects ``async_promotion`` with a 400."""
         self._backend.settings.legacy_async_promotion = enabled
 
+    def long_polls(self, job_id: str) -> int:
+        """``retrieve_future`` requests of the job held right now, waiting for a result."""
+        return self._backend.long_polls.count(job_id)
+
+    def wait_for_long_polls(
+        self, job_id: str, count: int = 1, timeout: float | None = None
+    ) -> bool:
+        """Block until ``count`` retrieves of the job are held; False on timeout."""
+        return self._backend.long_polls.wait_for(job_id, count, timeout)
+
     def set_long_poll_seconds(self, seconds: float) -> None:
         """How long ``retrieve_future`` holds a pending request before ``try_again``."""
         self._backend.settings.long_poll_seconds = seconds

@@ -72,15 +72,20 @@ def trainer_routes(backend: Backend) -> list[Route]:
         request_id = body.get("request_id")
         if not isinstance(request_id, str):
             raise ApiError(400, "request_id is required")
+        job = request.path_params["job"]
         deadline = time.monotonic() + backend.settings.long_poll_seconds
-        while True:
-            with lock:
-                result = trainers.poll(request.path_params["job"], request_id)
-            if result is not None:
-                return result
-            if time.monotonic() >= deadline or backend.closing:
-                return {"type": "try_again", "request_id": request_id, "queue_state": "active"}
-            await asyncio.sleep(_POLL_INTERVAL_S)
+        with lock:
+            result = trainers.poll(job, request_id)
+        if result is not None:
+            return result
+        with backend.long_polls.holding(job):  # counted only once it is really held
+            while result is None:
+                if time.monotonic() >= deadline or backend.closing:
+                    return {"type": "try_again", "request_id": request_id, "queue_state": "active"}
+                await asyncio.sleep(_POLL_INTERVAL_S)
+                with lock:
+                    result = trainers.poll(job, request_id)
+        return result
 
     async def list_checkpoints(request: Request) -> Any:
         check_account(request, account)
