@@ -136,8 +136,10 @@ def test_promote_nothing_matched(
         (["--checkpoint-name", "../step-2"], "invalid checkpoint name"),
         (["--checkpoints-jsonl", "{tmp}/missing.jsonl"], "missing.jsonl' is not a readable file"),
         (["--checkpoints-jsonl", "{tmp}"], "is not a readable file"),
-        (["--timeout", "-1"], "--timeout must be a number of seconds >= 0"),
-        (["--timeout", "nan"], "--timeout must be a number of seconds >= 0"),
+        (["--timeout", "-1"], "--timeout must be finite and > 0, got -1.0"),
+        (["--timeout", "nan"], "--timeout must be finite and > 0, got nan"),
+        (["--timeout", "0"], "--timeout must be finite and > 0, got 0.0"),
+        (["--timeout", "inf"], "--timeout must be finite and > 0, got inf"),
         (["--base-model", " "], "--base-model must not be empty"),
         (["--job-id", "bad job"], "invalid trainer job id 'bad job'"),
     ],
@@ -250,6 +252,8 @@ def test_emulator_console_script_serves_and_switches_faults(
 ) -> None:
     import httpx
 
+    from .emulator.kit import read_line
+
     key = "cli-emulator-key-42"
     script = Path(sys.executable).with_name("fireworks-training")
     command = [str(script), "emulator", "--host", "127.0.0.1", "--port", "0"]
@@ -259,9 +263,9 @@ def test_emulator_console_script_serves_and_switches_faults(
     ) as proc:
         try:
             assert proc.stdout is not None
-            banner = proc.stdout.readline()  # printed once the port listens
+            banner = read_line(proc.stdout)  # printed once the port listens
             assert banner.startswith("Fireworks emulator on http://127.0.0.1:"), banner
-            details = proc.stdout.readline() + proc.stdout.readline()
+            details = read_line(proc.stdout) + read_line(proc.stdout)
             assert f"state dir: {tmp_path / 'state'}\n" in details  # kept, not temporary
             url = banner.split(" on ", 1)[1].strip()
             with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=10) as http:

@@ -188,7 +188,7 @@ class FakeTime:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-async def test_deadline_stops_attempts_and_cuts_waits(flavour: str) -> None:
+async def test_a_retry_after_past_the_deadline_ends_the_call(flavour: str) -> None:
     fake = FakeTime()
     fake.now = 1000.0  # the deadline runs from the first attempt, not from clock zero
     starts: list[float] = []
@@ -208,9 +208,42 @@ async def test_deadline_stops_attempts_and_cuts_waits(flavour: str) -> None:
         async_sleep=fake.async_sleep,
         clock=lambda: fake.now,
     )
+    with pytest.raises(APIStatusError) as info:
+        retry.call(attempt) if flavour == "sync" else await retry.acall(aattempt)
+    # 60 s as asked; then 38 s are left, less than the 60 s asked: no attempt the server
+    # said it would refuse, the last error is raised at once.
+    assert fake.sleeps == [(1001.0, 60.0)]
+    assert starts == [1000.0, 1061.0]
+    assert info.value.status_code == 429
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_deadline_stops_attempts_and_cuts_backoff_waits(flavour: str) -> None:
+    fake = FakeTime()
+    fake.now = 1000.0
+    starts: list[float] = []
+
+    def attempt() -> str:
+        starts.append(fake.now)
+        fake.now += 1.0
+        raise status(503)  # no Retry-After: our own backoff
+
+    async def aattempt() -> str:
+        return attempt()
+
+    retry = RetryPolicy(
+        max_retries=50,
+        deadline_s=100.0,
+        initial_wait_s=60.0,
+        max_wait_s=60.0,
+        sleep=fake.sleep,
+        async_sleep=fake.async_sleep,
+        clock=lambda: fake.now,
+    )
     with pytest.raises(APIStatusError):
         retry.call(attempt) if flavour == "sync" else await retry.acall(aattempt)
-    # 60 s as asked, then only the 38 s left: the last attempt starts at the deadline.
+    # 60 s of backoff, then only the 38 s left: the last attempt starts at the deadline.
     assert fake.sleeps == [(1001.0, 60.0), (1062.0, 38.0)]
     assert starts == [1000.0, 1061.0, 1100.0]
 

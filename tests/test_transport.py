@@ -118,26 +118,50 @@ ERROR_INFO = {
 REASON = "CHECKPOINT_NOT_PROMOTABLE"
 
 
+ECHO = {"error": {"code": 400, "details": [{"echo": {"async_promotion": True}}]}}
+
+
 @pytest.mark.parametrize(
-    ("response", "message", "reason"),
+    ("response", "message", "server_message", "reason"),
     [
-        (reply(400, {"error": {"message": "bad", "details": [ERROR_INFO]}}), "bad", REASON),
-        (reply(400, {"code": 400, "message": "google", "details": [ERROR_INFO]}), "google", REASON),
+        (reply(400, {"error": {"message": "bad", "details": [ERROR_INFO]}}), "bad", "bad", REASON),
+        (
+            reply(400, {"code": 400, "message": "google", "details": [ERROR_INFO]}),
+            "google",
+            "google",
+            REASON,
+        ),
         (
             reply(400, {"error": {"message": "no info", "details": [{"@type": "x"}]}}),
             "no info",
+            "no info",
             None,
         ),
-        (reply(400, {"error": "plain string"}), "plain string", None),
-        (reply(502, text="<html>Bad Gateway</html>\nmore"), "<html>Bad Gateway</html>", None),
-        (reply(503, text=""), "Service Unavailable", None),
-        (reply(500, [1, 2]), "[1,2]", None),
+        (reply(400, {"error": "plain string"}), "plain string", "plain string", None),
+        (
+            reply(502, text="<html>Bad Gateway</html>\nmore"),
+            "<html>Bad Gateway</html>",
+            "<html>Bad Gateway</html>",
+            None,
+        ),
+        (reply(503, text=""), "Service Unavailable", "Service Unavailable", None),
+        # JSON without a message: shown in the line, but it is not the server's own text.
+        (reply(500, [1, 2]), "[1,2]", "", None),
+        (
+            reply(400, ECHO),
+            '{"error":{"code":400,"details":[{"echo":{"async_promotion":true}}]}}',
+            "",
+            None,
+        ),
     ],
-    ids=["wrapped", "google", "other-detail", "string", "html", "empty", "json-list"],
+    ids=["wrapped", "google", "other-detail", "string", "html", "empty", "json-list", "json-echo"],
 )
-def test_error_bodies(response: httpx.Response, message: str, reason: str | None) -> None:
+def test_error_bodies(
+    response: httpx.Response, message: str, server_message: str, reason: str | None
+) -> None:
     error = error_from_response(response)
     assert str(error) == f"{response.status_code} GET /v1/accounts/a/models/m: {message}"
+    assert error.server_message == server_message
     assert error.reason == reason
 
 

@@ -2,7 +2,8 @@
 
 What is retried: idempotent calls on connection errors, timeouts, 408, 429, 500, 502, 503
 and 504, honouring ``Retry-After`` (capped), with exponential backoff and jitter, a bounded
-number of attempts and an overall deadline that no wait runs past. Never 400/401/403/404/409/501.
+number of attempts and an overall deadline that no wait runs past (a ``Retry-After`` past
+it ends the call at once). Never 400/401/403/404/409/501.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ class RetryPolicy:
     """How often, how long and on what to retry.
 
     ``max_retries`` counts retries after the first attempt; ``deadline_s`` bounds the whole
-    call from its first attempt: each wait is cut to the time left, and no attempt starts
-    after it. ``sleep``/``async_sleep``/``clock`` are injectable so tests run without waiting.
+    call from its first attempt: no attempt starts after it, a backoff wait is cut to the time
+    left, and a ``Retry-After`` reaching past it ends the call with the last error.
+    ``sleep``/``async_sleep``/``clock`` are injectable so tests run without waiting.
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -130,15 +132,22 @@ class RetryPolicy:
         """The same policy retrying on a different set of failures."""
         return replace(self, retry_on=retry_on)
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = _exponential_jitter(
-            state.attempt_number, self.initial_wait_s, self.max_wait_s, self.initial_wait_s
-        )
+    @staticmethod
+    def _asked_wait(state: tenacity.RetryCallState) -> float | None:
+        """The wait the server asked for (``Retry-After``) after the last attempt, if any."""
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, APIStatusError) and exc.retry_after is not None:
+        if isinstance(exc, APIStatusError):
             return exc.retry_after
-        return float(backoff)
+        return None
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        asked = self._asked_wait(state)
+        if asked is not None:
+            return asked
+        return _exponential_jitter(
+            state.attempt_number, self.initial_wait_s, self.max_wait_s, self.initial_wait_s
+        )
 
     def _kwargs(self) -> dict[str, Any]:
         started = [self.clock()]  # reset at each run's first attempt
@@ -154,7 +163,12 @@ class RetryPolicy:
             return max(min(self._wait(state), time_left()), 0.0)
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            return state.attempt_number > self.max_retries or time_left() <= 0
+            left = time_left()
+            if state.attempt_number > self.max_retries or left <= 0:
+                return True
+            # A server's Retry-After past the deadline: an attempt sooner would be refused.
+            asked = self._asked_wait(state)
+            return asked is not None and asked > left
 
         return {
             "before": before,

@@ -108,15 +108,20 @@ def error_from_response(response: httpx.Response, *, secret: str = "") -> APISta
     request = response.request
     text = response.text
     body: Any
+    is_json = bool(text)
     try:
         body = json.loads(text) if text else None
     except ValueError:
-        body = text
+        body, is_json = text, False
     message, reason = _error_parts(body)
+    shown = message
+    if shown is None:
+        shown = text.strip().splitlines()[0][:500] if text.strip() else response.reason_phrase
     if message is None:
-        message = text.strip().splitlines()[0][:500] if text.strip() else response.reason_phrase
+        # A JSON body without a message may echo the request: it is not the server's text.
+        message = "" if is_json else shown
     path = request.url.path
-    line = redact(f"{response.status_code} {request.method} {path}: {message}", secret)
+    line = redact(f"{response.status_code} {request.method} {path}: {shown}", secret)
     cls = status_error_class(response.status_code)
     return cls(
         line,

@@ -118,22 +118,19 @@ def _ledger_base_model(path: str | None, checkpoint_id: str) -> str | None:
 
 def _check_promote_args(args: argparse.Namespace) -> None:
     """Everything checkable without the service; raises before any request is sent."""
-    import math
     import os
 
     from .checkpoints import require_output_model_id
-    from .checkpoints.workflow import _check_selection
+    from .checkpoints.workflow import check_selection
     from .clients._control_plane import split_job
+    from .clients._jobs import check_timeout
 
     split_job(args.job_id)
     require_output_model_id(args.output_model_id)
-    _check_selection(args.step, args.checkpoint_name)
+    check_selection(args.step, args.checkpoint_name)
     if args.base_model is not None and not args.base_model.strip():
         raise InvalidArgumentError("--base-model must not be empty")
-    if args.timeout is not None and (math.isnan(args.timeout) or args.timeout < 0):
-        raise InvalidArgumentError(
-            f"--timeout must be a number of seconds >= 0, got {args.timeout}"
-        )
+    check_timeout(args.timeout, what="--timeout")
     jsonl = args.checkpoints_jsonl
     if jsonl is not None and not (os.path.isfile(jsonl) and os.access(jsonl, os.R_OK)):
         raise InvalidArgumentError(f"--checkpoints-jsonl {jsonl!r} is not a readable file")

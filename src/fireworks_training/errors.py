@@ -85,7 +85,7 @@ class APIStatusError(APIError):
     """The server answered with a status the call cannot succeed with.
 
     ``message`` (and ``str()``) is one line, ``"{status} {METHOD} {path}: {server message}"``;
-    ``server_message`` is the server's own text alone.
+    ``server_message`` is the server's own text alone (``""`` for a JSON body without one).
     """
 
     def __init__(

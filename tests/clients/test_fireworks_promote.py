@@ -635,3 +635,16 @@ async def test_a_400_that_echoes_the_request_keeps_async_promotion(
     with pytest.raises(BadRequestError, match="base_model is not a model"):
         await promote(client)
     assert route.call_count == 1
+
+
+async def test_a_400_without_a_message_that_echoes_async_promotion_is_not_resent(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    echoed = {"error": {"code": 400, "details": [{"echo": {"async_promotion": True}}]}}
+    route = router.post(PROMOTE).respond(400, json=echoed)
+    with pytest.raises(BadRequestError) as info:
+        await promote(client)
+    assert len(router.calls) == route.call_count == 1
+    assert sent(route) == BODY
+    assert info.value.server_message == ""
+    assert info.value.body == echoed

@@ -12,7 +12,9 @@ import httpx
 import pytest
 import respx
 
+from fireworks_training._constants import JOB_POLL_CAP_S
 from fireworks_training.clients import _control_plane, jobs
+from fireworks_training.clients._jobs import RESUME_GRACE_S
 from fireworks_training.clients.jobs import (
     AsyncTrainerJobManager,
     TrainerJob,
@@ -395,15 +397,73 @@ async def test_reconnect_refuses_tombstones(
     assert resume.call_count == 0
 
 
-async def test_reconnect_does_not_resume_twice(
-    manager: AnyManager, router: respx.MockRouter
+async def call_resuming(manager: AnyManager, method: str, timeout: float) -> TrainerJob:
+    job: TrainerJob = await call(getattr(manager, method)(JOB, timeout=timeout))
+    return job
+
+
+# Before the wait's reads: reconnect_and_wait reads FAILED first, resume_and_wait does not.
+FIRST_READS = {"reconnect_and_wait": ["JOB_STATE_FAILED"], "resume_and_wait": []}
+
+
+@pytest.mark.parametrize("method", ["reconnect_and_wait", "resume_and_wait"])
+async def test_failed_shown_right_after_resume_is_polled_until_pending(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock, method: str
 ) -> None:
-    # The job never left FAILED after the :resume: a second one would not help.
-    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_FAILED"), reply("JOB_STATE_FAILED")])
+    # A control plane slow to show the :resume: FAILED twice more, then PENDING, RUNNING.
+    after = ["JOB_STATE_FAILED", "JOB_STATE_FAILED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"]
+    states = FIRST_READS[method] + after
+    reads = router.get(JOB_PATH).mock(side_effect=[reply(state) for state in states])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    health = router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    job = await call_resuming(manager, method, timeout=60)
+    assert job.state == "JOB_STATE_RUNNING"
+    assert resume.call_count == 1
+    assert resume.calls.last.request.content == b""
+    assert reads.call_count == len(states)
+    assert health.call_count == 1
+    assert clock.sleeps == [0.5, 0.75, 1.125]
+
+
+@pytest.mark.parametrize("method", ["reconnect_and_wait", "resume_and_wait"])
+async def test_failed_for_the_whole_grace_after_resume_raises(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock, method: str
+) -> None:
+    # The job never leaves FAILED after the :resume: a second one would not help.
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_FAILED", statusMessage="preempted"))
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    with pytest.raises(TrainerJobError, match="JOB_STATE_FAILED: preempted") as info:
+        await call_resuming(manager, method, timeout=600)
+    assert not isinstance(info.value, TrainerJobTimeoutError)
+    assert resume.call_count == 1
+    # Polled through the grace period, raised at the first read after it.
+    waited = sum(clock.sleeps)
+    assert RESUME_GRACE_S <= waited < RESUME_GRACE_S + JOB_POLL_CAP_S
+    assert sum(clock.sleeps[:-1]) < RESUME_GRACE_S
+
+
+@pytest.mark.parametrize("method", ["reconnect_and_wait", "resume_and_wait"])
+async def test_the_grace_after_resume_ends_at_the_deadline(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock, method: str
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_FAILED"))
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    with pytest.raises(TrainerJobTimeoutError, match="JOB_STATE_FAILED"):
+        await call_resuming(manager, method, timeout=10)
+    assert resume.call_count == 1
+    assert sum(clock.sleeps) == pytest.approx(10)
+
+
+async def test_failed_after_pending_is_not_in_the_grace(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    # Seen PENDING, the :resume took effect: a later FAILED is a new failure, raised at once.
+    router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_PENDING"), reply("JOB_STATE_FAILED")])
     resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
     with pytest.raises(TrainerJobError, match="JOB_STATE_FAILED"):
-        await call(manager.reconnect_and_wait(JOB, timeout=60))
+        await call(manager.resume_and_wait(JOB, timeout=60))
     assert resume.call_count == 1
+    assert clock.sleeps == [0.5]
 
 
 @pytest.mark.parametrize("seen", ["JOB_STATE_PENDING", "JOB_STATE_RUNNING"])

@@ -32,6 +32,7 @@ __all__ = [
     "ResumeInfo",
     "Trainer",
     "TrainingCheckpoints",
+    "check_selection",
     "select_checkpoint",
 ]
 
@@ -92,7 +93,7 @@ def select_checkpoint(
 
     Latest means highest step, then newest parsed ``createTime``.
     """
-    _check_selection(step, checkpoint_name)
+    check_selection(step, checkpoint_name)
     promotable = [row for row in rows if row.promotable]
     if checkpoint_name is not None:
         exact = [r for r in promotable if r.checkpoint_id == checkpoint_name]
@@ -115,7 +116,7 @@ def select_checkpoint(
     return best
 
 
-def _check_selection(step: object, checkpoint_name: object) -> None:
+def check_selection(step: object, checkpoint_name: object) -> None:
     """At most one of ``step`` (an int >= 0) and ``checkpoint_name`` (a checkpoint name)."""
     if step is not None and checkpoint_name is not None:
         raise InvalidArgumentError("pass step or checkpoint_name, not both")
@@ -349,7 +350,7 @@ class TrainingCheckpoints:
     ) -> Model:
         """Promote a checkpoint by step or name (exact or logical), else the latest."""
         require_output_model_id(output_model_id)
-        _check_selection(step, checkpoint_name)  # before any request
+        check_selection(step, checkpoint_name)  # before any request
         rows = self.control_client.list_checkpoints(self.trainer_job_id)
         row = select_checkpoint(
             rows, job_id=self.trainer_job_id, step=step, checkpoint_name=checkpoint_name

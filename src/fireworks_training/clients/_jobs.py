@@ -28,6 +28,8 @@ from ._control_plane import Request, split_job
 __all__ = [
     "HEALTH_PATH",
     "RESTARTED_STATES",
+    "RESUME_GRACE_S",
+    "Resumption",
     "Step",
     "TrainerJobConfig",
     "Waiter",
@@ -44,6 +46,9 @@ __all__ = [
 
 # Seen after a :resume, these show it took effect: a later FAILED is a new preemption.
 RESTARTED_STATES = frozenset({JobState.PENDING, JobState.RUNNING})
+# After a :resume, how long a read may still show the old resumable state (a slow control
+# plane) before that state is taken as the answer.
+RESUME_GRACE_S = 30.0
 HEALTH_PATH = "/api/v1/healthz"
 _TEXT_MAX = 512
 
@@ -141,14 +146,14 @@ def check_config(config: object) -> TrainerJobConfig:
     return config
 
 
-def check_timeout(timeout: object) -> float | None:
-    """A finite number of seconds > 0, or None for no limit."""
+def check_timeout(timeout: object, *, what: str = "timeout") -> float | None:
+    """A finite number of seconds > 0, or None for no limit; ``what`` names it in errors."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise InvalidArgumentError(f"timeout must be a number of seconds, got {timeout!r}")
+        raise InvalidArgumentError(f"{what} must be a number of seconds, got {timeout!r}")
     if not math.isfinite(timeout) or timeout <= 0:
-        raise InvalidArgumentError(f"timeout must be finite and > 0, got {timeout!r}")
+        raise InvalidArgumentError(f"{what} must be finite and > 0, got {timeout!r}")
     return float(timeout)
 
 
@@ -209,22 +214,64 @@ class Step(enum.Enum):
     POLL = "poll"
 
 
-def next_step(job: TrainerJob, *, may_resume: bool) -> Step:
+def next_step(job: TrainerJob, *, may_resume: bool, resuming: bool = False) -> Step:
     """RUNNING: check health; resumable: resume (when allowed); transitional: poll again.
 
-    Tombstones, and resumable states when resuming is not allowed, raise
+    A resumable state is polled too while a ``:resume`` may not show yet (``resuming``).
+    Tombstones, and other resumable states when resuming is not allowed, raise
     :class:`TrainerJobError`.
     """
     if job.state == JobState.RUNNING:
         return Step.CHECK_HEALTH
     if job.state.resumable and may_resume:
         return Step.RESUME
+    if job.state.resumable and resuming:
+        return Step.POLL
     if job.state.resumable or job.state.tombstone:
         detail = f": {job.status_message}" if job.status_message else ""
         raise TrainerJobError(
             f"trainer job {job.name} is {job.state}{detail}", job=job.name, state=job.state
         )
     return Step.POLL
+
+
+class Resumption:
+    """When one wait may ``:resume``, and the grace period after a ``:resume``.
+
+    With ``reconnect``, a resumable state is resumed, again only once the job was seen
+    PENDING or RUNNING since. After a ``:resume`` (``resumed``: one was sent before the
+    wait), a resumable state is polled until the job is seen PENDING or RUNNING or
+    ``grace_s`` has passed; then it raises.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        reconnect: bool,
+        resumed: bool = False,
+        grace_s: float = RESUME_GRACE_S,
+    ) -> None:
+        self._clock = clock
+        self._reconnect = reconnect
+        self._grace_s = grace_s
+        self._may_resume = reconnect
+        self._grace_ends = -math.inf
+        if resumed:
+            self.resumed()
+
+    def resumed(self) -> None:
+        """A ``:resume`` was accepted: no other one until the job is seen restarted."""
+        self._may_resume = False
+        self._grace_ends = self._clock() + self._grace_s
+
+    def step(self, job: TrainerJob) -> Step:
+        """:func:`next_step` for ``job``, just read."""
+        if job.state in RESTARTED_STATES:
+            self._may_resume = self._reconnect
+            self._grace_ends = -math.inf
+        resuming = self._clock() < self._grace_ends
+        return next_step(job, may_resume=self._may_resume, resuming=resuming)
 
 
 class Waiter:

@@ -25,7 +25,7 @@ from ._control_plane import (
 from ._http import AsyncControlPlane, SyncControlPlane
 from ._jobs import (
     HEALTH_PATH,
-    RESTARTED_STATES,
+    Resumption,
     Step,
     TrainerJobConfig,
     Waiter,
@@ -34,7 +34,6 @@ from ._jobs import (
     check_timeout,
     create_job_request,
     delete_job_request,
-    next_step,
     resume_job_request,
     split_new_job,
     trainer_url,
@@ -156,11 +155,11 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
     def resume_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
     ) -> TrainerJob:
-        """``:resume`` the job, then wait until it is ready."""
+        """``:resume`` the job, then wait until it is ready (polling FAILED for up to 30 s)."""
         seconds = check_timeout(timeout)
         job = self._job_name(job_id)
         self._resume(job)
-        return self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
+        return self._wait(job, Waiter(job, seconds, self._clock), resumed=True)
 
     def reconnect_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
@@ -169,7 +168,8 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
 
         RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume``, again
         only after the job was seen PENDING or RUNNING since (preempted during the wait);
-        other transitional states: keep polling; deleted: :class:`TrainerJobError`.
+        other transitional states: keep polling; deleted: :class:`TrainerJobError`. A
+        resumable state read within 30 s of a ``:resume`` is polled, not raised.
         """
         seconds = check_timeout(timeout)
         job = self._job_name(job_id)
@@ -192,14 +192,20 @@ class TrainerJobManager(_TrainerGateway, SyncControlPlane):
             return False
         return True
 
-    def _wait(self, job: TrainerJobName, waiter: Waiter, *, reconnect: bool) -> TrainerJob:
-        may_resume = reconnect
+    def _wait(
+        self,
+        job: TrainerJobName,
+        waiter: Waiter,
+        *,
+        reconnect: bool = False,
+        resumed: bool = False,
+    ) -> TrainerJob:
+        resumption = Resumption(self._clock, reconnect=reconnect, resumed=resumed)
         while True:
             current = self.get(job)
-            may_resume = may_resume or (reconnect and current.state in RESTARTED_STATES)
-            step = next_step(current, may_resume=may_resume)
+            step = resumption.step(current)
             if step is Step.RESUME and self._try_resume(job):
-                may_resume = False
+                resumption.resumed()
                 continue
             if step is Step.CHECK_HEALTH and self._healthy(job):
                 return current
@@ -302,11 +308,11 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
     async def resume_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
     ) -> TrainerJob:
-        """``:resume`` the job, then wait until it is ready."""
+        """``:resume`` the job, then wait until it is ready (polling FAILED for up to 30 s)."""
         seconds = check_timeout(timeout)
         job = await self._job_name(job_id)
         await self._resume(job)
-        return await self._wait(job, Waiter(job, seconds, self._clock), reconnect=False)
+        return await self._wait(job, Waiter(job, seconds, self._clock), resumed=True)
 
     async def reconnect_and_wait(
         self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
@@ -315,7 +321,8 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
 
         RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume``, again
         only after the job was seen PENDING or RUNNING since (preempted during the wait);
-        other transitional states: keep polling; deleted: :class:`TrainerJobError`.
+        other transitional states: keep polling; deleted: :class:`TrainerJobError`. A
+        resumable state read within 30 s of a ``:resume`` is polled, not raised.
         """
         seconds = check_timeout(timeout)
         job = await self._job_name(job_id)
@@ -338,14 +345,20 @@ class AsyncTrainerJobManager(_TrainerGateway, AsyncControlPlane):
             return False
         return True
 
-    async def _wait(self, job: TrainerJobName, waiter: Waiter, *, reconnect: bool) -> TrainerJob:
-        may_resume = reconnect
+    async def _wait(
+        self,
+        job: TrainerJobName,
+        waiter: Waiter,
+        *,
+        reconnect: bool = False,
+        resumed: bool = False,
+    ) -> TrainerJob:
+        resumption = Resumption(self._clock, reconnect=reconnect, resumed=resumed)
         while True:
             current = await self.get(job)
-            may_resume = may_resume or (reconnect and current.state in RESTARTED_STATES)
-            step = next_step(current, may_resume=may_resume)
+            step = resumption.step(current)
             if step is Step.RESUME and await self._try_resume(job):
-                may_resume = False
+                resumption.resumed()
                 continue
             if step is Step.CHECK_HEALTH and await self._healthy(job):
                 return current
