@@ -252,41 +252,30 @@ def test_emulator_console_script_serves_and_switches_faults(
 ) -> None:
     import httpx
 
-    from .emulator.kit import read_line
+    from .emulator.kit import emulator_process
 
     key = "cli-emulator-key-42"
     script = Path(sys.executable).with_name("fireworks-training")
     command = [str(script), "emulator", "--host", "127.0.0.1", "--port", "0"]
     command += ["--state-dir", str(tmp_path / "state"), "--api-key", key]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            banner = read_line(proc.stdout)  # printed once the port listens
-            assert banner.startswith("Fireworks emulator on http://127.0.0.1:"), banner
-            details = read_line(proc.stdout) + read_line(proc.stdout)
-            assert f"state dir: {tmp_path / 'state'}\n" in details  # kept, not temporary
-            url = banner.split(" on ", 1)[1].strip()
-            with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=10) as http:
-                assert http.get("/v1/accounts", headers={"X-Api-Key": "wrong"}).status_code == 401
-                accounts = http.get("/v1/accounts").json()["accounts"]
-                assert [a["name"] for a in accounts] == ["accounts/emulator"]
-                faults = ["emulator", "faults", "--url", url, "--api-key", key]
-                assert main([*faults, "add", "--route", "/v1/accounts", "--status", "502"]) == 0
-                assert json.loads(capsys.readouterr().out)["statuses"] == [502]
-                assert http.get("/v1/accounts").status_code == 502
-                assert main([*faults, "list"]) == 0
-                listed = json.loads(capsys.readouterr().out)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            # Not communicate(): it reads the pipes' fds and misses what readline() buffered.
-            assert proc.stderr is not None
-            out, err = proc.stdout.read(), proc.stderr.read()
+    with emulator_process(command) as child:
+        assert child.banner.startswith("Fireworks emulator on http://127.0.0.1:"), child.banner
+        details = child.read_line() + child.read_line()
+        assert f"state dir: {tmp_path / 'state'}\n" in details  # kept, not temporary
+        url = child.url
+        with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=10) as http:
+            assert http.get("/v1/accounts", headers={"X-Api-Key": "wrong"}).status_code == 401
+            accounts = http.get("/v1/accounts").json()["accounts"]
+            assert [a["name"] for a in accounts] == ["accounts/emulator"]
+            faults = ["emulator", "faults", "--url", url, "--api-key", key]
+            assert main([*faults, "add", "--route", "/v1/accounts", "--status", "502"]) == 0
+            assert json.loads(capsys.readouterr().out)["statuses"] == [502]
+            assert http.get("/v1/accounts").status_code == 502
+            assert main([*faults, "list"]) == 0
+            listed = json.loads(capsys.readouterr().out)
     assert listed["stats"] == {"total": 1, "502": 1}
     assert [rule["route"] for rule in listed["rules"]] == ["/v1/accounts"]
-    assert key not in banner + details + out + err
+    assert key not in child.banner + details + child.out + child.err
 
 
 @pytest.mark.parametrize(

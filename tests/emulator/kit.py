@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -28,6 +31,45 @@ def read_line(stream: IO[str], timeout: float = 60.0) -> str:
         return lines.get(timeout=timeout)
     except queue.Empty:
         raise AssertionError(f"no output line within {timeout:g} s") from None
+
+
+@dataclass
+class Child:
+    """An emulator command running as a child process (see :func:`emulator_process`)."""
+
+    proc: subprocess.Popen[str]
+    banner: str
+    out: str = ""  # what it printed after the lines read, once it has exited
+    err: str = ""
+
+    @property
+    def url(self) -> str:
+        """The base URL from the banner ``Fireworks emulator on <url>``."""
+        return self.banner.split(" on ", 1)[1].strip()
+
+    def read_line(self) -> str:
+        """The next line of its standard output."""
+        assert self.proc.stdout is not None
+        return read_line(self.proc.stdout)
+
+
+@contextmanager
+def emulator_process(command: list[str]) -> Iterator[Child]:
+    """Start ``command``, read its banner, and terminate it on exit, keeping its output."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        child = Child(proc, "")
+        try:
+            child.banner = read_line(proc.stdout)  # printed once the port listens
+            yield child
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            # Not communicate(): it reads the pipes' fds and misses what readline() buffered.
+            child.out, child.err = proc.stdout.read(), proc.stderr.read()
 
 
 def datum(text: bytes = TEXT, weights: list[float] | None = None) -> dict[str, Any]:

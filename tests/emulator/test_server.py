@@ -14,7 +14,7 @@ import pytest
 from fireworks_training.emulator import Emulator
 from fireworks_training.emulator.command import add_arguments, run
 
-from .kit import read_line
+from .kit import emulator_process, read_line
 
 
 def test_addresses_and_identity(emu: Emulator) -> None:
@@ -139,28 +139,16 @@ def test_the_command_serves_until_terminated(tmp_path: Path) -> None:
     secret = "secret-key-123"
     command = [sys.executable, "-m", "fireworks_training.emulator", "--port", "0"]
     command += ["--state-dir", str(tmp_path / "state"), "--api-key", secret]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            banner = read_line(proc.stdout)
-            url = banner.split(" on ", 1)[1].strip()
-            headers = {"X-Api-Key": secret}
-            response = httpx.get(f"{url}/v1/accounts", headers=headers, timeout=10)
-            assert response.json()["accounts"][0]["name"] == "accounts/emulator"
-            body = {"trainingConfig": {"baseModel": "accounts/fireworks/models/tiny-bigram"}}
-            created = httpx.post(
-                f"{url}/v1/accounts/emulator/rlorTrainerJobs", json=body, headers=headers
-            )
-            assert created.is_success
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            # Not communicate(): it reads the pipes' fds and misses what readline() buffered.
-            assert proc.stderr is not None
-            out, err = proc.stdout.read(), proc.stderr.read()
-    assert secret not in banner + out + err
+    with emulator_process(command) as child:
+        headers = {"X-Api-Key": secret}
+        response = httpx.get(f"{child.url}/v1/accounts", headers=headers, timeout=10)
+        assert response.json()["accounts"][0]["name"] == "accounts/emulator"
+        body = {"trainingConfig": {"baseModel": "accounts/fireworks/models/tiny-bigram"}}
+        created = httpx.post(
+            f"{child.url}/v1/accounts/emulator/rlorTrainerJobs", json=body, headers=headers
+        )
+        assert created.is_success
+    assert secret not in child.banner + child.out + child.err
     assert (tmp_path / "state" / "control.json").exists()
 
 
