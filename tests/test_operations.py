@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from fireworks_training.checkpoints import OperationStatus
 from fireworks_training.errors import (
     APIConnectionError,
     InternalServerError,
@@ -17,7 +16,7 @@ from fireworks_training.errors import (
     OperationTimeoutError,
     RateLimitError,
 )
-from fireworks_training.operations import AsyncOperation, Operation, poll_delays
+from fireworks_training.operations import AsyncOperation, Operation, OperationStatus, poll_delays
 
 NAME = "accounts/acme/operations/op-1"
 CADENCE = [0.5, 0.75, 1.125, 1.6875, 2.53125, 3.796875, 5.6953125, 8.54296875, 10.0, 10.0]

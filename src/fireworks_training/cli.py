@@ -120,12 +120,11 @@ def _check_promote_args(args: argparse.Namespace) -> None:
     """Everything checkable without the service; raises before any request is sent."""
     import os
 
-    from .checkpoints import require_output_model_id
+    from .checkpoints import TrainerJobName, require_output_model_id
     from .checkpoints.workflow import check_selection
-    from .clients._control_plane import split_job
     from .clients._jobs import check_timeout
 
-    split_job(args.job_id)
+    TrainerJobName.parse_ref(args.job_id)
     require_output_model_id(args.output_model_id)
     check_selection(args.step, args.checkpoint_name)
     if args.base_model is not None and not args.base_model.strip():

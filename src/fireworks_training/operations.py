@@ -17,10 +17,10 @@ from typing import Any, Generic, TypeVar
 
 from ._constants import OPERATION_FIRST_POLL_S, OPERATION_POLL_CAP_S, OPERATION_POLL_MULTIPLIER
 from ._retry import is_retryable
-from .checkpoints.types import OperationStatus
+from .checkpoints.types import OperationStatus, RpcStatus
 from .errors import OperationError, OperationTimeoutError
 
-__all__ = ["AsyncOperation", "Operation", "poll_delays"]
+__all__ = ["AsyncOperation", "Operation", "OperationStatus", "RpcStatus", "poll_delays"]
 
 T = TypeVar("T")
 

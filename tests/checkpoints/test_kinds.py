@@ -10,9 +10,9 @@ from fireworks_training.checkpoints import (
     CheckpointKind,
     CheckpointType,
     SamplerCheckpointType,
-    choose_sampler_type,
     is_promotable,
 )
+from fireworks_training.checkpoints.kinds import choose_sampler_type
 
 
 @pytest.mark.parametrize(

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from fireworks_training import checkpoints as checkpoints_package
 from fireworks_training.checkpoints import (
     CheckpointName,
     ModelName,
+    OperationName,
     TrainerJobName,
+    check_checkpoint_name,
+    check_load_reference,
     cross_job_reference,
     logical_name,
     parse_init_from_checkpoint,
     require_output_model_id,
     step_of,
-    validate_checkpoint_name,
-    validate_load_reference,
     validate_output_model_id,
 )
-from fireworks_training.checkpoints.names import CHECKPOINT_NAME_RULE
+from fireworks_training.checkpoints import names as names_module
+from fireworks_training.checkpoints.names import CHECKPOINT_NAME_RULE, MODEL_ID_RULE
 from fireworks_training.errors import (
     InvalidArgumentError,
     InvalidModelIdError,
@@ -169,7 +174,7 @@ def test_logical_name_and_step(name: str, logical: str, step: int | None) -> Non
     "good", ["step-4", "train_state_step_100", "a", "v1.2", "x" * 128, "  step-4  "]
 )
 def test_checkpoint_names_for_save(good: str) -> None:
-    assert validate_checkpoint_name(good) == good.strip()
+    assert check_checkpoint_name(good) == good.strip()
 
 
 @pytest.mark.parametrize(
@@ -177,7 +182,7 @@ def test_checkpoint_names_for_save(good: str) -> None:
 )
 def test_checkpoint_names_rejected(bad: object) -> None:
     with pytest.raises(InvalidNameError):
-        validate_checkpoint_name(bad)
+        check_checkpoint_name(bad)
 
 
 @pytest.mark.parametrize(
@@ -191,7 +196,7 @@ def test_checkpoint_names_rejected(bad: object) -> None:
     ],
 )
 def test_load_references_accepted(good: str) -> None:
-    assert validate_load_reference(good) == good.strip()
+    assert check_load_reference(good) == good.strip()
 
 
 @pytest.mark.parametrize(
@@ -219,13 +224,13 @@ def test_load_references_accepted(good: str) -> None:
 )
 def test_load_references_rejected(bad: object) -> None:
     with pytest.raises(InvalidReferenceError):
-        validate_load_reference(bad)
+        check_load_reference(bad)
 
 
 @given(st.text(max_size=60))
 def test_any_reference_is_accepted_or_rejected_cleanly(text: str) -> None:
     try:
-        ref = validate_load_reference(text)
+        ref = check_load_reference(text)
     except InvalidReferenceError:
         return
     assert ref == text.strip()
@@ -235,7 +240,7 @@ def test_any_reference_is_accepted_or_rejected_cleanly(text: str) -> None:
 
 def test_cross_job_reference() -> None:
     assert cross_job_reference("job-abc", "step-10") == "cross_job://job-abc/step-10"
-    assert validate_load_reference(cross_job_reference("job-abc", "step-10"))
+    assert check_load_reference(cross_job_reference("job-abc", "step-10"))
     with pytest.raises(InvalidArgumentError):
         cross_job_reference("job/abc", "step-10")
     with pytest.raises(InvalidArgumentError):
@@ -323,20 +328,20 @@ def test_logical_name_and_step_never_raise(text: str) -> None:
 def test_any_checkpoint_name_is_accepted_or_rejected_cleanly(text: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", text.strip(), re.ASCII):
         with pytest.raises(InvalidNameError) as info:
-            validate_checkpoint_name(text)
+            check_checkpoint_name(text)
         assert (info.value.value, info.value.expected) == (text, CHECKPOINT_NAME_RULE)
         return
-    name = validate_checkpoint_name(text)
+    name = check_checkpoint_name(text)
     assert name == text.strip()
-    assert validate_checkpoint_name(name) == name
+    assert check_checkpoint_name(name) == name
     # Whatever saves can be loaded back.
-    assert validate_load_reference(name) == name
+    assert check_load_reference(name) == name
 
 
 @PROPERTY
 @given(checkpoint_ids)
 def test_valid_checkpoint_names_round_trip(name: str) -> None:
-    assert validate_checkpoint_name(f" {name}\n") == name
+    assert check_checkpoint_name(f" {name}\n") == name
 
 
 @PROPERTY
@@ -344,7 +349,7 @@ def test_valid_checkpoint_names_round_trip(name: str) -> None:
 def test_cross_job_reference_round_trips_through_init_from_checkpoint(job: str, name: str) -> None:
     reference = cross_job_reference(job, name)
     assert reference == f"cross_job://{job}/{name}"
-    assert validate_load_reference(reference) == reference
+    assert check_load_reference(reference) == reference
     for text in (reference, f"{job}:{name}"):
         parsed = parse_init_from_checkpoint(text)
         assert (parsed.job_id, parsed.checkpoint_name, parsed.uri) == (job, name, None)
@@ -358,5 +363,95 @@ def test_cross_job_reference_of_any_parts_is_valid_or_rejected(job: str, name: s
         reference = cross_job_reference(job, name)
     except InvalidArgumentError:
         return
-    assert validate_load_reference(reference) == reference
+    assert check_load_reference(reference) == reference
     assert parse_init_from_checkpoint(reference).load_reference == reference
+
+
+# Short-id references, operation names, the model id rule, renamed checks -----------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "value", "expected"),
+    [
+        (TrainerJobName, "job-abc", (None, "job-abc")),
+        (TrainerJobName, "accounts/acme/rlorTrainerJobs/job-abc", ("acme", "job-abc")),
+        (TrainerJobName, TrainerJobName("acme", "job-abc"), ("acme", "job-abc")),
+        (ModelName, "qwen3-8b", (None, "qwen3-8b")),
+        (
+            ModelName,
+            "accounts/fireworks/models/llama-v3p1-8b-instruct",
+            ("fireworks", "llama-v3p1-8b-instruct"),
+        ),
+        (ModelName, ModelName("acme", "my-model"), ("acme", "my-model")),
+    ],
+)
+def test_parse_ref(cls: Any, value: object, expected: tuple[str | None, str]) -> None:
+    assert cls.parse_ref(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("cls", "value"),
+    [
+        (TrainerJobName, ""),
+        (TrainerJobName, "job abc"),
+        (TrainerJobName, "accounts/acme/models/m"),
+        (ModelName, "a.b"),
+        (ModelName, "m" * 64),
+        (ModelName, "accounts/acme/rlorTrainerJobs/j"),
+    ],
+)
+def test_parse_ref_rejects(cls: Any, value: str) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        cls.parse_ref(value)
+    assert info.value.expected == cls.TEMPLATE
+
+
+@pytest.mark.parametrize("cls", [TrainerJobName, ModelName])
+def test_parse_ref_of_a_non_string_is_an_invalid_argument(cls: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="must be a string, got int"):
+        cls.parse_ref(42)
+
+
+def test_a_bad_model_id_is_reported_as_a_model_id() -> None:
+    with pytest.raises(
+        InvalidNameError, match=r"invalid model id 'a\.b'.*" + re.escape(MODEL_ID_RULE)
+    ):
+        ModelName("acme", "a.b")
+
+
+def test_operation_name() -> None:
+    name = OperationName.parse("accounts/acme/operations/op-1")
+    assert (name.account, name.operation_id) == ("acme", "op-1")
+    assert str(name) == "accounts/acme/operations/op-1"
+    assert OperationName.parse(name) is name
+    for bad in ("accounts/acme/op-1", "accounts/acme/operations/", "accounts/a/models/m", "op"):
+        with pytest.raises(InvalidNameError, match=re.escape(OperationName.TEMPLATE)):
+            OperationName.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("validate_checkpoint_name", check_checkpoint_name),
+        ("validate_load_reference", check_load_reference),
+    ],
+)
+def test_renamed_checks_still_import_with_a_warning(old: str, new: Any) -> None:
+    for module in (checkpoints_package, names_module):
+        with pytest.warns(DeprecationWarning, match=f"{old} is deprecated.*{new.__name__}"):
+            assert getattr(module, old) is new
+
+
+@pytest.mark.parametrize(
+    ("old", "where"),
+    [
+        ("OperationStatus", "fireworks_training.operations"),
+        ("RpcStatus", "fireworks_training.operations"),
+        ("choose_sampler_type", "fireworks_training.checkpoints.kinds"),
+    ],
+)
+def test_request_level_names_moved_out_of_the_domain_package(old: str, where: str) -> None:
+    with pytest.warns(DeprecationWarning, match=re.escape(f"use {where}.{old}")):
+        value = getattr(checkpoints_package, old)
+    assert value is getattr(importlib.import_module(where), old)
+    assert old not in checkpoints_package.__all__

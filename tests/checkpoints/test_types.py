@@ -15,11 +15,11 @@ from fireworks_training.checkpoints import (
     CheckpointType,
     JobState,
     Model,
-    OperationStatus,
     TrainerJob,
     latest_promotable,
     newest_first,
 )
+from fireworks_training.operations import OperationStatus
 
 PREFIX = "accounts/acme/rlorTrainerJobs/job-abc/checkpoints/"
 

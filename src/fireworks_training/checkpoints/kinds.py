@@ -1,6 +1,7 @@
 """The three layers of "type": workflow kind, SDK sampler type, server checkpoint type.
 
-Also the promotability rules (DOMAIN.md §2) and the sampler-type decision (PROTOCOL.md §2.3).
+Also the promotability rules (docs/concepts.md) and the sampler-type decision
+(docs/protocol.md §2.3).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def choose_sampler_type(
     lora_rank: int,
     has_saved_sampler: bool,
 ) -> SamplerCheckpointType:
-    """The type of the next sampler save (PROTOCOL.md §2.3).
+    """The type of the next sampler save (docs/protocol.md §2.3).
 
     An explicit type wins; LoRA always saves ``base`` (the adapter is saved whole);
     full-parameter saves ``base`` first and ``delta`` after any successful sampler save.
@@ -157,7 +158,7 @@ def is_promotable(
     lora_rank: int = 0,
     has_saved_sampler: bool = False,
 ) -> bool:
-    """Whether a checkpoint saved this way can be promoted (DOMAIN.md §2).
+    """Whether a checkpoint saved this way can be promoted (docs/concepts.md).
 
     ``saved_as`` is a workflow kind, an SDK sampler type (a string is read as one), a
     server type, or ``None`` for a weight-sync save whose type the client picks; then

@@ -1,44 +1,61 @@
-"""Resource names, output model ids, logical names, steps and checkpoint references.
+"""Every name grammar of the SDK: resource names, short ids, references, steps.
 
 One grammar per resource: ``parse`` raises :class:`InvalidNameError` quoting the expected
 pattern, ``str()`` gives the canonical name, and every function that takes a name accepts
-the string or the name object.
+the string or the name object. ``parse_ref`` reads what a caller may pass for a job or a
+model: a short id (the account is then the client's) or a full name. Raising checks are
+``check_*`` / ``require_*``; ``validate_output_model_id`` returns the list of problems.
+The grammars are described in docs/protocol.md §1 and §2.4.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ..errors import InvalidModelIdError, InvalidNameError, InvalidReferenceError
 
 __all__ = [
+    "CHECKPOINT_NAME_RULE",
     "CROSS_JOB_SCHEME",
+    "MODEL_ID_RULE",
     "CheckpointName",
     "InitFromCheckpoint",
     "ModelName",
+    "OperationName",
     "TrainerJobName",
+    "check_account_id",
+    "check_checkpoint_id",
+    "check_checkpoint_name",
+    "check_load_reference",
+    "check_model_id",
+    "check_trainer_job_id",
     "cross_job_reference",
     "logical_name",
     "parse_init_from_checkpoint",
-    "step_of",
-    "validate_checkpoint_name",
-    "validate_load_reference",
-    "validate_output_model_id",
     "require_output_model_id",
+    "step_of",
+    "validate_output_model_id",
 ]
 
-# Account, job and model ids: no slashes, no dots, so a name never splits ambiguously.
 # Patterns end in \Z, not $: "$" would accept a trailing newline.
+# Account and trainer job ids: no slashes, no dots, so a name never splits ambiguously.
 _ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
 _ID_RE = re.compile(rf"^{_ID}\Z")
-# Checkpoint names, at save and at load (PROTOCOL.md §2.4, "Ours").
+# Checkpoint names, at save and at load (docs/protocol.md §2.4).
 _CHECKPOINT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _CHECKPOINT_RE = re.compile(rf"^{_CHECKPOINT}\Z")
 CHECKPOINT_NAME_RULE = (
     "1-128 characters of letters, digits, '-', '_', '.', starting with a letter or digit"
 )
+# Model ids: the output model id rule (1-63 of a-z, 0-9, '-') is what promotion creates;
+# reading is wider by case and '_' so a model named by another tool can still be fetched.
+_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
+MODEL_ID_RULE = "1-63 characters of letters, digits, '-' and '_', starting with a letter or digit"
+# Operation ids are the server's own: opaque, but one path segment.
+_OPERATION_ID_RE = _CHECKPOINT_RE
 
 _SESSION_SUFFIX_RE = re.compile(r"-[0-9a-f]{8}\Z")
 # ASCII digits, at most a 128-character name's worth: int() refuses 4300+ digit strings.
@@ -51,23 +68,31 @@ _SERVERLESS_RE = re.compile(rf"^({_ID})/(run-[0-9a-f]{{32}})/({_CHECKPOINT})\Z")
 _URI_SCHEMES = ("cross_job://", "gs://", "tinker://", "s3://", "https://")
 
 
-def _check_id(value: str, what: str, template: str) -> None:
-    if not _ID_RE.match(value):
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """The grammar of one id inside a name: what it is called and what it must match."""
+
+    what: str
+    pattern: re.Pattern[str]
+    rule: str = ""
+
+    def check(self, value: object, template: str) -> str:
+        """``value`` when it matches; else :class:`InvalidNameError` naming ``template``."""
+        if isinstance(value, str) and self.pattern.match(value):
+            return value
+        rule = f": expected {self.rule}" if self.rule else ""
         raise InvalidNameError(
-            f"invalid {what} {value!r} in a name of the form {template!r}",
+            f"invalid {self.what} {value!r} in a name of the form {template!r}{rule}",
             value=value,
             expected=template,
         )
 
 
-def _check_checkpoint_id(value: str, template: str) -> None:
-    if not _CHECKPOINT_RE.match(value):
-        raise InvalidNameError(
-            f"invalid checkpoint id {value!r} in a name of the form {template!r}: "
-            f"expected {CHECKPOINT_NAME_RULE}",
-            value=value,
-            expected=template,
-        )
+_ACCOUNT = _Segment("account id", _ID_RE)
+_JOB = _Segment("trainer job id", _ID_RE)
+_CHECKPOINT_ID = _Segment("checkpoint id", _CHECKPOINT_RE, CHECKPOINT_NAME_RULE)
+_MODEL = _Segment("model id", _MODEL_ID_RE, MODEL_ID_RULE)
+_OPERATION = _Segment("operation id", _OPERATION_ID_RE)
 
 
 def _split(value: object, keys: tuple[str, ...], template: str) -> list[str]:
@@ -87,29 +112,87 @@ def _split(value: object, keys: tuple[str, ...], template: str) -> list[str]:
     return parts[1::2]
 
 
+class _AccountName:
+    """``accounts/{account}/<collection>/{id}``: parse, format, and short-id references."""
+
+    TEMPLATE: ClassVar[str]
+    _SEGMENT: ClassVar[_Segment]  # the grammar of the last id
+    _ID_FIELD: ClassVar[str]  # the attribute holding it, also the argument's name
+
+    if TYPE_CHECKING:
+        account: str
+
+        def __init__(self, account: str, short_id: str, /) -> None: ...
+
+    def __post_init__(self) -> None:
+        _ACCOUNT.check(self.account, self.TEMPLATE)
+        self._SEGMENT.check(getattr(self, self._ID_FIELD), self.TEMPLATE)
+
+    @classmethod
+    def parse(cls, value: Self | str) -> Self:
+        """Parse a full name; raises :class:`InvalidNameError` quoting the expected form."""
+        if isinstance(value, cls):
+            return value
+        account, short_id = _split(value, ("accounts", cls.TEMPLATE.split("/")[2]), cls.TEMPLATE)
+        return cls(account, short_id)
+
+    @classmethod
+    def parse_ref(cls, value: Self | str) -> tuple[str | None, str]:
+        """(account or None, id) from a short id or a full name, validated.
+
+        A short id leaves the account to the caller (a client uses its own account).
+        """
+        if isinstance(value, str) and "/" in value:
+            value = cls.parse(value)
+        if isinstance(value, cls):
+            return value.account, getattr(value, cls._ID_FIELD)
+        if not isinstance(value, str):
+            raise InvalidNameError(
+                f"{cls._ID_FIELD} must be a string, got {type(value).__name__}",
+                value=value,
+                expected=cls.TEMPLATE,
+            )
+        return None, cls._SEGMENT.check(value, cls.TEMPLATE)
+
+    def __str__(self) -> str:
+        collection = self.TEMPLATE.split("/")[2]
+        return f"accounts/{self.account}/{collection}/{getattr(self, self._ID_FIELD)}"
+
+
 @dataclass(frozen=True, slots=True)
-class TrainerJobName:
+class TrainerJobName(_AccountName):
     """``accounts/{account}/rlorTrainerJobs/{job}``."""
 
     account: str
     job_id: str
 
     TEMPLATE: ClassVar[str] = "accounts/{account}/rlorTrainerJobs/{job}"
+    _SEGMENT: ClassVar[_Segment] = _JOB
+    _ID_FIELD: ClassVar[str] = "job_id"
 
-    def __post_init__(self) -> None:
-        _check_id(self.account, "account id", self.TEMPLATE)
-        _check_id(self.job_id, "trainer job id", self.TEMPLATE)
 
-    @classmethod
-    def parse(cls, value: TrainerJobName | str) -> TrainerJobName:
-        """Parse a trainer job name; raises :class:`InvalidNameError`."""
-        if isinstance(value, cls):
-            return value
-        account, job_id = _split(value, ("accounts", "rlorTrainerJobs"), cls.TEMPLATE)
-        return cls(account, job_id)
+@dataclass(frozen=True, slots=True)
+class ModelName(_AccountName):
+    """``accounts/{account}/models/{model}``; the model id follows :data:`MODEL_ID_RULE`."""
 
-    def __str__(self) -> str:
-        return f"accounts/{self.account}/rlorTrainerJobs/{self.job_id}"
+    account: str
+    model_id: str
+
+    TEMPLATE: ClassVar[str] = "accounts/{account}/models/{model}"
+    _SEGMENT: ClassVar[_Segment] = _MODEL
+    _ID_FIELD: ClassVar[str] = "model_id"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationName(_AccountName):
+    """``accounts/{account}/operations/{operation}``: a long-running operation."""
+
+    account: str
+    operation_id: str
+
+    TEMPLATE: ClassVar[str] = "accounts/{account}/operations/{operation}"
+    _SEGMENT: ClassVar[_Segment] = _OPERATION
+    _ID_FIELD: ClassVar[str] = "operation_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +206,9 @@ class CheckpointName:
     TEMPLATE: ClassVar[str] = "accounts/{account}/rlorTrainerJobs/{job}/checkpoints/{checkpoint}"
 
     def __post_init__(self) -> None:
-        _check_id(self.account, "account id", self.TEMPLATE)
-        _check_id(self.job_id, "trainer job id", self.TEMPLATE)
-        _check_checkpoint_id(self.checkpoint_id, self.TEMPLATE)
+        _ACCOUNT.check(self.account, self.TEMPLATE)
+        _JOB.check(self.job_id, self.TEMPLATE)
+        _CHECKPOINT_ID.check(self.checkpoint_id, self.TEMPLATE)
 
     @classmethod
     def parse(cls, value: CheckpointName | str) -> CheckpointName:
@@ -145,29 +228,24 @@ class CheckpointName:
         return f"{self.parent}/checkpoints/{self.checkpoint_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class ModelName:
-    """``accounts/{account}/models/{model}``."""
+def check_account_id(value: object) -> str:
+    """An account id, else :class:`InvalidNameError`."""
+    return _ACCOUNT.check(value, TrainerJobName.TEMPLATE)
 
-    account: str
-    model_id: str
 
-    TEMPLATE: ClassVar[str] = "accounts/{account}/models/{model}"
+def check_trainer_job_id(value: object) -> str:
+    """A short trainer job id, else :class:`InvalidNameError`."""
+    return _JOB.check(value, TrainerJobName.TEMPLATE)
 
-    def __post_init__(self) -> None:
-        _check_id(self.account, "account id", self.TEMPLATE)
-        _check_checkpoint_id(self.model_id, self.TEMPLATE)
 
-    @classmethod
-    def parse(cls, value: ModelName | str) -> ModelName:
-        """Parse a model name; raises :class:`InvalidNameError`."""
-        if isinstance(value, cls):
-            return value
-        account, model_id = _split(value, ("accounts", "models"), cls.TEMPLATE)
-        return cls(account, model_id)
+def check_model_id(value: object) -> str:
+    """A short model id (:data:`MODEL_ID_RULE`), else :class:`InvalidNameError`."""
+    return _MODEL.check(value, ModelName.TEMPLATE)
 
-    def __str__(self) -> str:
-        return f"accounts/{self.account}/models/{self.model_id}"
+
+def check_checkpoint_id(value: object) -> str:
+    """A short checkpoint id, else :class:`InvalidNameError`."""
+    return _CHECKPOINT_ID.check(value, CheckpointName.TEMPLATE)
 
 
 def validate_output_model_id(model_id: object) -> list[str]:
@@ -211,7 +289,7 @@ def step_of(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def validate_checkpoint_name(name: object) -> str:
+def check_checkpoint_name(name: object) -> str:
     """Return the name stripped of surrounding whitespace, or raise :class:`InvalidNameError`.
 
     The same rule holds at save and at load, so whatever saves can be loaded back.
@@ -238,8 +316,8 @@ _REFERENCE_FORMS = (
 )
 
 
-def validate_load_reference(reference: object) -> str:
-    """Return a checkpoint reference ``load_state*`` accepts (PROTOCOL.md §2.4), stripped.
+def check_load_reference(reference: object) -> str:
+    """Return a checkpoint reference ``load_state*`` accepts (docs/protocol.md §2.4), stripped.
 
     Raises :class:`InvalidReferenceError` for anything else: other schemes, absolute paths,
     ``.``/``..`` segments, backslashes, NUL, empty.
@@ -266,7 +344,7 @@ def cross_job_reference(job_id: str, checkpoint_name: str) -> str:
     """``cross_job://<job_id>/<checkpoint_name>``, both parts validated."""
     if not isinstance(job_id, str) or not _ID_RE.match(job_id):
         raise InvalidReferenceError(f"invalid source job id {job_id!r}", value=job_id)
-    name = validate_checkpoint_name(checkpoint_name)
+    name = check_checkpoint_name(checkpoint_name)
     return f"{CROSS_JOB_SCHEME}{job_id}/{name}"
 
 
@@ -302,7 +380,7 @@ def parse_init_from_checkpoint(value: object) -> InitFromCheckpoint:
             f"init_from_checkpoint {value!r} contains a backslash or NUL", value=value
         )
     if text.startswith(CROSS_JOB_SCHEME):
-        ref = validate_load_reference(text)
+        ref = check_load_reference(text)
         job_id, _, name = ref[len(CROSS_JOB_SCHEME) :].partition("/")
         return InitFromCheckpoint(job_id, name)
     for scheme in _URI_SCHEMES:
@@ -334,3 +412,22 @@ def parse_init_from_checkpoint(value: object) -> InitFromCheckpoint:
             value=value,
         )
     return InitFromCheckpoint(job_id, name)
+
+
+# Renamed in 0.1.0: a raising check is check_*; validate_* returns the list of problems.
+_DEPRECATED = {
+    "validate_checkpoint_name": check_checkpoint_name,
+    "validate_load_reference": check_load_reference,
+}
+
+
+def __getattr__(name: str) -> Any:
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{name} is deprecated and will be removed in 1.0; use {new.__name__}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return new

@@ -140,7 +140,7 @@ class TrainingConfig(WireModel):
 
 
 class JobState(LenientStrEnum):
-    """A trainer job's ``state`` (PROTOCOL.md §1.5); unknown values are kept, not refused."""
+    """A trainer job's ``state`` (docs/protocol.md §1.5); unknown values are kept, not refused."""
 
     UNSPECIFIED = "JOB_STATE_UNSPECIFIED"
     PENDING = "JOB_STATE_PENDING"

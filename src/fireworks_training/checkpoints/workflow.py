@@ -19,11 +19,11 @@ from ..errors import (
 )
 from .kinds import CheckpointKind
 from .ledger import Ledger, LedgerRecord, LedgerWarning
+from .names import check_checkpoint_name as validate_checkpoint_name
 from .names import (
     cross_job_reference,
     parse_init_from_checkpoint,
     require_output_model_id,
-    validate_checkpoint_name,
 )
 from .types import Checkpoint, Model, SaveSamplerResult, latest_promotable
 

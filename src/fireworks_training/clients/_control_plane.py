@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,14 +19,13 @@ from .._constants import DEFAULT_CONNECT_TIMEOUT_S, MAX_PAGE_SIZE
 from .._models import validate_list
 from .._retry import RetryPolicy
 from .._transport import build_headers, resolve_api_key, resolve_base_url
-from ..checkpoints.names import ModelName, TrainerJobName
+from ..checkpoints.names import ModelName, OperationName, TrainerJobName, check_account_id
 from ..checkpoints.types import Checkpoint, Model, OperationStatus, TrainerJob
 from ..errors import AccountResolutionError, APIError, InvalidArgumentError
 from ..pagination import Page
 
 __all__ = [
     "ControlPlaneBase",
-    "PROBE_ACCOUNT",
     "Request",
     "accounts_request",
     "check_operation_name",
@@ -42,16 +40,10 @@ __all__ = [
     "parse_base_model",
     "parse_checkpoint_page",
     "parse_promote_reply",
-    "split_job",
-    "split_model",
     "trainer_job_request",
 ]
 
 logger = logging.getLogger("fireworks_training")
-
-# Any valid account id: checks the other segments of a name before the real account is known.
-PROBE_ACCOUNT = "probe"
-_OPERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+\Z")
 
 
 def _sleep_sync(seconds: float) -> None:
@@ -81,38 +73,11 @@ def check_page_size(page_size: int) -> int:
     return page_size
 
 
-def split_job(job_id: str | TrainerJobName) -> tuple[str | None, str]:
-    """(account or None, job id) from a short job id or a full trainer job name; validated."""
-    if isinstance(job_id, TrainerJobName):
-        return job_id.account, job_id.job_id
-    if isinstance(job_id, str) and "/" in job_id:
-        name = TrainerJobName.parse(job_id)
-        return name.account, name.job_id
-    if not isinstance(job_id, str):
-        raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
-    return None, TrainerJobName(PROBE_ACCOUNT, job_id).job_id
-
-
-def split_model(model_id: str | ModelName) -> tuple[str | None, str]:
-    """(account or None, model id) from a short model id or a full model name; validated."""
-    if isinstance(model_id, ModelName):
-        return model_id.account, model_id.model_id
-    if isinstance(model_id, str) and "/" in model_id:
-        name = ModelName.parse(model_id)
-        return name.account, name.model_id
-    if not isinstance(model_id, str):
-        raise InvalidArgumentError(f"model_id must be a string, got {type(model_id).__name__}")
-    return None, ModelName(PROBE_ACCOUNT, model_id).model_id
-
-
 def check_operation_name(name: object) -> str:
     """An operation resource name such as ``accounts/a/operations/op-1``."""
-    if not isinstance(name, str) or not _OPERATION_NAME.match(name):
-        raise InvalidArgumentError(
-            f"expected an operation name like 'accounts/{{account}}/operations/{{id}}', "
-            f"got {name!r}"
-        )
-    return name
+    if not isinstance(name, str | OperationName):
+        raise InvalidArgumentError(f"name must be an operation name, got {type(name).__name__}")
+    return str(OperationName.parse(name))
 
 
 # Requests -------------------------------------------------------------------------------
@@ -254,9 +219,7 @@ class ControlPlaneBase:
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         self._base_url = resolve_base_url(base_url)
-        if account_id is not None:
-            TrainerJobName(account_id, PROBE_ACCOUNT)  # validates the account id
-        self._account_id = account_id
+        self._account_id = None if account_id is None else check_account_id(account_id)
         self._timeout = _http_timeout(timeout)
         self._headers = build_headers(self._api_key, additional_headers=additional_headers)
         self._sleep = _sleep_sync

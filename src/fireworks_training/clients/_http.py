@@ -22,7 +22,6 @@ from ._control_plane import (
     accounts_request,
     decode_json,
     parse_account,
-    split_job,
 )
 
 __all__ = ["AsyncControlPlane", "SyncControlPlane"]
@@ -99,7 +98,7 @@ class SyncControlPlane(ControlPlaneBase):
         return self._account_id
 
     def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:
-        account, job = split_job(job_id)
+        account, job = TrainerJobName.parse_ref(job_id)
         return TrainerJobName(account or self.get_account_id(), job)
 
 
@@ -178,5 +177,5 @@ class AsyncControlPlane(ControlPlaneBase):
         return self._account_id
 
     async def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:
-        account, job = split_job(job_id)
+        account, job = TrainerJobName.parse_ref(job_id)
         return TrainerJobName(account or await self.get_account_id(), job)

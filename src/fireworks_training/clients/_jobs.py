@@ -23,7 +23,7 @@ from ..errors import (
     TrainerJobTimeoutError,
 )
 from ..operations import poll_delays
-from ._control_plane import Request, split_job
+from ._control_plane import Request
 
 __all__ = [
     "HEALTH_PATH",
@@ -163,7 +163,7 @@ def split_new_job(job_id: object) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(job_id, str | TrainerJobName):
         raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
-    return split_job(job_id)
+    return TrainerJobName.parse_ref(job_id)
 
 
 def trainer_url(gateway: str, job: TrainerJobName) -> str:

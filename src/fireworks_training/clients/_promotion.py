@@ -17,11 +17,12 @@ from ..checkpoints.names import (
     CheckpointName,
     ModelName,
     TrainerJobName,
+    check_checkpoint_id,
     require_output_model_id,
 )
 from ..checkpoints.types import Model
 from ..errors import APIStatusError, InvalidArgumentError
-from ._control_plane import PROBE_ACCOUNT, Request, split_job
+from ._control_plane import Request
 
 __all__ = [
     "LEGACY_FORM_MESSAGE",
@@ -151,7 +152,7 @@ def _from_name(name: object, job_id: object, checkpoint_id: object) -> tuple[str
     if job_id is not None:
         if not isinstance(job_id, str | TrainerJobName):
             raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
-        account, job = split_job(job_id)
+        account, job = TrainerJobName.parse_ref(job_id)
         if job != parsed.job_id or account not in (None, parsed.account):
             raise InvalidArgumentError(
                 f"job_id {str(job_id)!r} does not match name {str(parsed)!r}"
@@ -171,9 +172,8 @@ def _from_ids(job_id: object, checkpoint_id: object) -> tuple[str | None, str, s
         )
     if not isinstance(job_id, str | TrainerJobName):
         raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
-    account, job = split_job(job_id)
-    CheckpointName(account or PROBE_ACCOUNT, job, checkpoint_id)  # validates checkpoint_id
-    return account, job, checkpoint_id
+    account, job = TrainerJobName.parse_ref(job_id)
+    return account, job, check_checkpoint_id(checkpoint_id)
 
 
 @dataclass

@@ -14,13 +14,12 @@ import httpx
 
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, LIST_PAGE_SIZE
 from .._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
-from ..checkpoints.names import CheckpointName, ModelName, TrainerJobName
+from ..checkpoints.names import CheckpointName, ModelName, TrainerJobName, check_checkpoint_id
 from ..checkpoints.types import Checkpoint, Model, OperationStatus
 from ..errors import APIStatusError, BadRequestError, ConflictError
 from ..operations import AsyncOperation, Operation
 from ..pagination import AsyncPager, Page, SyncPager
 from ._control_plane import (
-    PROBE_ACCOUNT,
     check_operation_name,
     check_page_size,
     list_checkpoints_request,
@@ -31,8 +30,6 @@ from ._control_plane import (
     parse_base_model,
     parse_checkpoint_page,
     parse_promote_reply,
-    split_job,
-    split_model,
     trainer_job_request,
 )
 from ._http import AsyncControlPlane, SyncControlPlane
@@ -74,8 +71,8 @@ class FireworksClient(SyncControlPlane):
 
     def checkpoint_name(self, job_id: str | TrainerJobName, checkpoint_id: str) -> str:
         """The 4-segment name of a checkpoint (what ``promote_checkpoint(name=)`` takes)."""
-        account, job = split_job(job_id)
-        CheckpointName(account or PROBE_ACCOUNT, job, checkpoint_id)  # validate before any request
+        account, job = TrainerJobName.parse_ref(job_id)
+        check_checkpoint_id(checkpoint_id)  # before any request
         return str(CheckpointName(account or self.get_account_id(), job, checkpoint_id))
 
     # Checkpoint rows ------------------------------------------------------------------
@@ -85,7 +82,7 @@ class FireworksClient(SyncControlPlane):
     ) -> SyncPager[Checkpoint]:
         """A lazy pager over the job's rows, oldest first (items, or ``.pages``)."""
         check_page_size(page_size)
-        split_job(job_id)
+        TrainerJobName.parse_ref(job_id)
 
         def fetch(token: str | None) -> Page[Checkpoint]:
             request = list_checkpoints_request(self._job_name(job_id), page_size, token)
@@ -103,7 +100,7 @@ class FireworksClient(SyncControlPlane):
 
     def get_model(self, model_id: str | ModelName) -> Model:
         """A model by short id (in this account) or full name."""
-        account, model = split_model(model_id)
+        account, model = ModelName.parse_ref(model_id)
         name = ModelName(account or self.get_account_id(), model)
         return Model.model_validate(self._call(model_request(name)))
 
@@ -255,8 +252,8 @@ class AsyncFireworksClient(AsyncControlPlane):
 
     async def checkpoint_name(self, job_id: str | TrainerJobName, checkpoint_id: str) -> str:
         """The 4-segment name of a checkpoint (what ``promote_checkpoint(name=)`` takes)."""
-        account, job = split_job(job_id)
-        CheckpointName(account or PROBE_ACCOUNT, job, checkpoint_id)  # validate before any request
+        account, job = TrainerJobName.parse_ref(job_id)
+        check_checkpoint_id(checkpoint_id)  # before any request
         return str(CheckpointName(account or await self.get_account_id(), job, checkpoint_id))
 
     # Checkpoint rows ------------------------------------------------------------------
@@ -266,7 +263,7 @@ class AsyncFireworksClient(AsyncControlPlane):
     ) -> AsyncPager[Checkpoint]:
         """A lazy pager over the job's rows, oldest first (items, or ``.pages``)."""
         check_page_size(page_size)
-        split_job(job_id)
+        TrainerJobName.parse_ref(job_id)
 
         async def fetch(token: str | None) -> Page[Checkpoint]:
             request = list_checkpoints_request(await self._job_name(job_id), page_size, token)
@@ -284,7 +281,7 @@ class AsyncFireworksClient(AsyncControlPlane):
 
     async def get_model(self, model_id: str | ModelName) -> Model:
         """A model by short id (in this account) or full name."""
-        account, model = split_model(model_id)
+        account, model = ModelName.parse_ref(model_id)
         name = ModelName(account or await self.get_account_id(), model)
         return Model.model_validate(await self._call(model_request(name)))
 

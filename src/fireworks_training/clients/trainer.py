@@ -24,9 +24,9 @@ from .._retry import RetryPolicy
 from .._transport import resolve_api_key, resolve_base_url
 from ..checkpoints.kinds import SamplerCheckpointType, choose_sampler_type
 from ..checkpoints.names import (
+    check_checkpoint_name,
+    check_load_reference,
     cross_job_reference,
-    validate_checkpoint_name,
-    validate_load_reference,
 )
 from ..checkpoints.types import SaveSamplerResult
 from ..errors import APIError, FireworksError, InvalidArgumentError, RequestFailedError
@@ -175,7 +175,7 @@ class FiretitanTrainingClient:
         With ``timeout``, wait for the save and raise ``TimeoutError`` when it runs out (the
         save goes on on the trainer).
         """
-        fields: dict[str, Any] = {"path": validate_checkpoint_name(name)}
+        fields: dict[str, Any] = {"path": check_checkpoint_name(name)}
         ttl = wire.validate_ttl(ttl_seconds)
         if ttl is not None:
             fields["ttl_seconds"] = ttl
@@ -197,7 +197,7 @@ class FiretitanTrainingClient:
     def _load(
         self, path: str, *, optimizer: bool
     ) -> TrainerFuture[tinker.types.LoadWeightsResponse]:
-        fields = {"path": validate_load_reference(path), "optimizer": optimizer}
+        fields = {"path": check_load_reference(path), "optimizer": optimizer}
         return self._ops.enqueue(
             "load_weights", fields, lambda body, _: wire.load_weights_response(body)
         )
@@ -240,8 +240,8 @@ class FiretitanTrainingClient:
         ttl_seconds: int | None,
         checkpoint_type: SamplerCheckpointType | str | None,
     ) -> tuple[str, dict[str, Any]]:
-        logical = validate_checkpoint_name(name)
-        snapshot = validate_checkpoint_name(f"{logical}-{self._session_id}")
+        logical = check_checkpoint_name(name)
+        snapshot = check_checkpoint_name(f"{logical}-{self._session_id}")
         kind = choose_sampler_type(
             checkpoint_type, lora_rank=self._lora_rank, has_saved_sampler=self._has_saved_sampler
         )
@@ -301,7 +301,7 @@ class FiretitanTrainingClient:
     ) -> str:
         """The validated name, or ``cross_job://<source_job_id>/<name>`` for another job."""
         if source_job_id is None:
-            return validate_checkpoint_name(checkpoint_name)
+            return check_checkpoint_name(checkpoint_name)
         return cross_job_reference(source_job_id, checkpoint_name)
 
     # Lifetime ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..checkpoints.names import CROSS_JOB_SCHEME, CheckpointName, validate_checkpoint_name
+from ..checkpoints.names import CROSS_JOB_SCHEME, CheckpointName
+from ..checkpoints.names import check_checkpoint_name as validate_checkpoint_name
 from . import blobs
 from .datums import parse_data, tensor_json
 from .model import AdamParams, BigramModel, UserError
