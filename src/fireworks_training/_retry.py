@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 import tenacity
 
+from ._backoff import Backoff
 from ._constants import (
     DEFAULT_MAX_RETRIES,
     RETRY_AFTER_CAP_S,
@@ -82,19 +82,6 @@ def surely_not_acted(exc: BaseException) -> bool:
     return False
 
 
-def _exponential_jitter(attempt: int, initial_s: float, max_s: float, jitter_s: float) -> float:
-    """``initial_s * 2**(attempt-1)`` plus up to ``jitter_s`` of jitter, capped at ``max_s``.
-
-    Written out rather than ``tenacity.wait_exponential_jitter``, whose ``initial`` argument
-    is deprecated in tenacity 9 while its replacement does not exist in tenacity 8.
-    """
-    try:
-        backoff = initial_s * 2.0 ** (attempt - 1)
-    except OverflowError:
-        return max_s
-    return min(backoff + random.uniform(0, jitter_s), max_s)
-
-
 def _sleep_sync(seconds: float) -> None:
     time.sleep(seconds)
 
@@ -128,6 +115,11 @@ class RetryPolicy:
         if self.deadline_s <= 0:
             raise ValueError(f"deadline_s must be > 0, got {self.deadline_s}")
 
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between attempts: doubling from ``initial_wait_s``, jittered, capped."""
+        return Backoff(self.initial_wait_s, 2.0, self.max_wait_s, jitter_s=self.initial_wait_s)
+
     def with_predicate(self, retry_on: Callable[[BaseException], bool]) -> RetryPolicy:
         """The same policy retrying on a different set of failures."""
         return replace(self, retry_on=retry_on)
@@ -145,9 +137,7 @@ class RetryPolicy:
         asked = self._asked_wait(state)
         if asked is not None:
             return asked
-        return _exponential_jitter(
-            state.attempt_number, self.initial_wait_s, self.max_wait_s, self.initial_wait_s
-        )
+        return self.backoff.delay(state.attempt_number)
 
     def _kwargs(self) -> dict[str, Any]:
         started = [self.clock()]  # reset at each run's first attempt

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from ._backoff import Backoff
 from ._constants import OPERATION_FIRST_POLL_S, OPERATION_POLL_CAP_S, OPERATION_POLL_MULTIPLIER
 from ._retry import is_retryable
 from .checkpoints.types import OperationStatus, RpcStatus
@@ -34,10 +35,7 @@ def poll_delays(
     cap_s: float = OPERATION_POLL_CAP_S,
 ) -> Iterator[float]:
     """The waits before each poll: ``first_s``, then x``multiplier``, capped at ``cap_s``."""
-    delay = first_s
-    while True:
-        yield min(delay, cap_s)
-        delay *= multiplier
+    return Backoff(first_s, multiplier, cap_s).delays()
 
 
 def _sleep_async(seconds: float) -> Awaitable[None]:

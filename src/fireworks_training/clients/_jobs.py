@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .._constants import JOB_POLL_CAP_S, JOB_POLL_FIRST_S
+from .._backoff import Backoff
+from .._constants import JOB_POLL_CAP_S, JOB_POLL_FIRST_S, JOB_POLL_MULTIPLIER
 from ..checkpoints.names import TrainerJobName
 from ..checkpoints.types import JobState, TrainerJob
 from ..errors import (
@@ -22,7 +23,6 @@ from ..errors import (
     TrainerJobError,
     TrainerJobTimeoutError,
 )
-from ..operations import poll_delays
 from ._control_plane import Request
 
 __all__ = [
@@ -290,7 +290,7 @@ class Waiter:
         self._timeout = timeout
         self._clock = clock
         self._deadline = math.inf if timeout is None else clock() + timeout
-        self._delays: Iterator[float] = poll_delays(first_s, 1.5, cap_s)
+        self._delays: Iterator[float] = Backoff(first_s, JOB_POLL_MULTIPLIER, cap_s).delays()
 
     def delay(self, state: str) -> float:
         """Seconds to sleep before the next poll; raises when the deadline has passed."""

@@ -14,10 +14,9 @@ import contextlib
 import functools
 import json
 import logging
-import random
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -135,8 +134,9 @@ class TrainerConnection:
         self._read_policy = policy.with_predicate(is_retryable)
         self._submit_policy = policy.with_predicate(submit_retryable)
         self._sleep = policy.async_sleep
-        self._initial_wait_s = policy.initial_wait_s
         self._tuning = tuning or PollTuning()
+        # The retry policy's cadence, capped lower: a result poll waits at most the cap.
+        self._poll_backoff = replace(policy.backoff, cap_s=self._tuning.backoff_cap_s)
         self.runner = LoopThread("fireworks-trainer")
         self.poll_slots = asyncio.Semaphore(MAX_POLLS)
         headers = build_headers(
@@ -203,8 +203,7 @@ class TrainerConnection:
         return request_id
 
     def _backoff(self, attempt: int) -> float:
-        base = min(self._initial_wait_s * 2.0 ** min(attempt - 1, 30), self._tuning.backoff_cap_s)
-        return base * random.uniform(0.5, 1.0)
+        return self._poll_backoff.delay(attempt)
 
     async def retrieve(self, request_id: str) -> dict[str, Any]:
         """Poll ``retrieve_future`` until the op is finished (PROTOCOL.md §2.1)."""
