@@ -18,8 +18,9 @@ demo: $(STAMP)
 	$(BIN)/fireworks-training demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks scripts
+	$(BIN)/ruff format --check src tests examples benchmarks scripts
+	$(BIN)/python scripts/unasync.py --check
 
 types: $(STAMP)
 	$(BIN)/mypy --strict src

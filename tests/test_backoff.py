@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from fireworks_training._backoff import Backoff
-from fireworks_training._retry import RetryPolicy
 from fireworks_training.operations import poll_delays
+from fireworks_training.retries import RetryPolicy
 
 
 @pytest.mark.parametrize(

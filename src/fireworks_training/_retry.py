@@ -21,6 +21,8 @@ import tenacity
 from ._backoff import Backoff
 from ._constants import (
     DEFAULT_MAX_RETRIES,
+    FUTURE_BACKOFF_CAP_S,
+    FUTURE_POLL_TIMEOUT_S,
     RETRY_AFTER_CAP_S,
     RETRY_DEADLINE_S,
     RETRY_INITIAL_WAIT_S,
@@ -30,6 +32,7 @@ from .errors import APIConnectionError, APIStatusError
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "PollTuning",
     "RetryPolicy",
     "is_retryable",
     "parse_retry_after",
@@ -189,3 +192,21 @@ class RetryPolicy:
             with attempt:
                 return await fn()
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class PollTuning:
+    """How a trainer future's result is polled (docs/protocol.md §2.1, §2.5).
+
+    ``poll_timeout_s`` is the read timeout of one long poll; waits between polls follow the
+    retry policy's backoff capped at ``backoff_cap_s``. A trainer that answers only
+    408/5xx, only 429, fails to connect, or lets every long poll time out is given up on
+    after the matching budget of failures in a row instead of being polled forever.
+    """
+
+    poll_timeout_s: float = FUTURE_POLL_TIMEOUT_S
+    backoff_cap_s: float = FUTURE_BACKOFF_CAP_S
+    max_connection_failures: int = 30
+    max_server_errors: int = 40
+    max_read_timeouts: int = 8
+    max_rate_limited: int = 40

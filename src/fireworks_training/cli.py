@@ -122,7 +122,7 @@ def _check_promote_args(args: argparse.Namespace) -> None:
 
     from .checkpoints import TrainerJobName, require_output_model_id
     from .checkpoints.workflow import check_selection
-    from .clients._jobs import check_timeout
+    from .clients._job_rules import check_timeout
 
     TrainerJobName.parse_ref(args.job_id)
     require_output_model_id(args.output_model_id)

@@ -13,8 +13,9 @@ Runtime failures::
     │   │   ├── GoneError             410 (an expired trainer future)
     │   │   ├── RateLimitError        429
     │   │   └── InternalServerError   5xx
-    │   └── APIConnectionError        no HTTP answer
-    │       └── APITimeoutError       (also a TimeoutError)
+    │   ├── APIConnectionError        no HTTP answer
+    │   │   └── APITimeoutError       (also a TimeoutError)
+    │   └── ProtocolError             a 2xx reply that is not what the protocol says
     ├── OperationError                a long-running operation finished with an error
     ├── OperationTimeoutError         waiting for an operation ran out (also a TimeoutError)
     ├── RequestFailedError            a trainer future finished with an error
@@ -56,6 +57,7 @@ __all__ = [
     "OperationError",
     "OperationTimeoutError",
     "PermissionDeniedError",
+    "ProtocolError",
     "RateLimitError",
     "RequestFailedError",
     "TrainerJobError",
@@ -164,6 +166,22 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """The request timed out before an answer arrived."""
+
+
+class ProtocolError(APIError):
+    """A successful status whose reply is not what the protocol says (not a JSON object).
+
+    ``message`` is one line, ``"{status} {METHOD} {path}: {what is wrong}"``.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, method: str = "", path: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.method = method
+        self.path = path
 
 
 class OperationError(FireworksError):

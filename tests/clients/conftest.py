@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import respx
 
-from fireworks_training.clients import _control_plane
+from fireworks_training.clients import _base_client
 from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 
 BASE = "https://fw.test"
@@ -45,8 +45,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def async_sleep(seconds: float) -> None:
         recorded.append(seconds)
 
-    monkeypatch.setattr(_control_plane, "_sleep_sync", sleep)
-    monkeypatch.setattr(_control_plane, "_sleep_async", async_sleep)
+    monkeypatch.setattr(_base_client, "_sleep_sync", sleep)
+    monkeypatch.setattr(_base_client, "_sleep_async", async_sleep)
     return recorded
 
 

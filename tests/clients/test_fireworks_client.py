@@ -11,8 +11,8 @@ import httpx
 import pytest
 import respx
 
-from fireworks_training._transport import USER_AGENT
 from fireworks_training.checkpoints import CheckpointType, TrainerJobName
+from fireworks_training.clients._base_client import USER_AGENT
 from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 from fireworks_training.errors import (
     AccountResolutionError,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fireworks_training.checkpoints import latest_promotable
-from fireworks_training.clients import _control_plane
+from fireworks_training.clients import _base_client
 from fireworks_training.errors import BadRequestError
 
 from .conftest import AnyClient, call, make_client
@@ -39,8 +39,8 @@ def emu(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     async def async_sleep(seconds: float) -> None:
         emulator.advance_time(seconds)
 
-    monkeypatch.setattr(_control_plane, "_sleep_sync", emulator.advance_time)
-    monkeypatch.setattr(_control_plane, "_sleep_async", async_sleep)
+    monkeypatch.setattr(_base_client, "_sleep_sync", emulator.advance_time)
+    monkeypatch.setattr(_base_client, "_sleep_async", async_sleep)
     return emulator
 
 

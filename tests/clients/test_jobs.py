@@ -13,8 +13,8 @@ import pytest
 import respx
 
 from fireworks_training._constants import JOB_POLL_CAP_S
-from fireworks_training.clients import _control_plane, jobs
-from fireworks_training.clients._jobs import RESUME_GRACE_S
+from fireworks_training.clients import _base_client
+from fireworks_training.clients._job_rules import RESUME_GRACE_S
 from fireworks_training.clients.jobs import (
     AsyncTrainerJobManager,
     TrainerJob,
@@ -65,9 +65,9 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(_control_plane, "_sleep_sync", fake.sleep)
-    monkeypatch.setattr(_control_plane, "_sleep_async", fake.async_sleep)
-    monkeypatch.setattr(jobs, "_clock", fake)
+    monkeypatch.setattr(_base_client, "_sleep_sync", fake.sleep)
+    monkeypatch.setattr(_base_client, "_sleep_async", fake.async_sleep)
+    monkeypatch.setattr(_base_client, "_clock", fake)
     return fake
 
 

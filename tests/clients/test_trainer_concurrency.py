@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import tinker
 
-from fireworks_training._retry import RetryPolicy
 from fireworks_training.clients.trainer import FiretitanTrainingClient
 from fireworks_training.futures import TrainerFuture
+from fireworks_training.retries import RetryPolicy
 
 from .trainer_fakes import KEY, MODEL, TRAINER, FakeTrainer, fake, policy, slept, trainer
 

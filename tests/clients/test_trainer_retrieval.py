@@ -11,8 +11,6 @@ import httpx
 import pytest
 import tinker
 
-from fireworks_training._retry import RetryPolicy
-from fireworks_training.clients._trainer_engine import PollTuning
 from fireworks_training.clients.trainer import FiretitanTrainingClient
 from fireworks_training.errors import (
     APIConnectionError,
@@ -25,6 +23,7 @@ from fireworks_training.errors import (
     RateLimitError,
     RequestFailedError,
 )
+from fireworks_training.retries import PollTuning, RetryPolicy
 
 from .trainer_fakes import KEY, MODEL, TRAINER, FakeTrainer, fake, policy, reply, slept, trainer
 

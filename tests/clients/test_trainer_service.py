@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from fireworks_training._retry import RetryPolicy
 from fireworks_training._version import __version__
 from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.errors import FireworksError, InvalidArgumentError, RequestFailedError
+from fireworks_training.retries import RetryPolicy
 
 from .trainer_fakes import KEY, MODEL, TRAINER, FakeTrainer, fake, policy, reply, service, slept
 

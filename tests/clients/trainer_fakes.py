@@ -13,8 +13,8 @@ import httpx
 import pytest
 import respx
 
-from fireworks_training._retry import RetryPolicy
 from fireworks_training.clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
+from fireworks_training.retries import RetryPolicy
 
 GATEWAY = "https://gw.test"
 TRAINER = f"{GATEWAY}/training/v1/rlorTrainerJobs/acme/job-abc"

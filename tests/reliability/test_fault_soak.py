@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 
-from fireworks_training._retry import RetryPolicy
 from fireworks_training.checkpoints import CheckpointKind, Model
 from fireworks_training.checkpoints.ledger import Ledger
 from fireworks_training.checkpoints.workflow import TrainingCheckpoints
@@ -27,6 +26,7 @@ from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.demo import BASE_MODEL, BATCH_SIZE, TrainResult, train
 from fireworks_training.emulator import Emulator
 from fireworks_training.emulator.faults import Faults
+from fireworks_training.retries import RetryPolicy
 
 from .conftest import (
     FAULT_KINDS,

@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from fireworks_training.checkpoints import latest_promotable
-from fireworks_training.clients import _control_plane
+from fireworks_training.clients import _base_client
 from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 from fireworks_training.demo import BASE_MODEL
 from fireworks_training.emulator import Emulator
@@ -85,8 +85,8 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def async_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(_control_plane, "_sleep_sync", slept.append)
-    monkeypatch.setattr(_control_plane, "_sleep_async", async_sleep)
+    monkeypatch.setattr(_base_client, "_sleep_sync", slept.append)
+    monkeypatch.setattr(_base_client, "_sleep_async", async_sleep)
     return slept
 
 

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fireworks_training._retry import RetryPolicy
 from fireworks_training.checkpoints.workflow import TrainingCheckpoints
 from fireworks_training.clients.fireworks import FireworksClient
 from fireworks_training.clients.jobs import TrainerJobConfig, TrainerJobManager
@@ -24,6 +23,7 @@ from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.demo import ADAM, BASE_MODEL, make_batch
 from fireworks_training.emulator import Emulator
 from fireworks_training.errors import FireworksError
+from fireworks_training.retries import RetryPolicy
 
 STEPS = 40
 STATE_EVERY = 5

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from fireworks_training._retry import RetryPolicy
 from fireworks_training.checkpoints import CheckpointKind
 from fireworks_training.checkpoints.workflow import TrainingCheckpoints
 from fireworks_training.clients.fireworks import FireworksClient
@@ -26,6 +25,7 @@ from fireworks_training.clients.jobs import TrainerJobConfig, TrainerJobManager
 from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.demo import ADAM, BASE_MODEL, make_batch
 from fireworks_training.emulator import Emulator
+from fireworks_training.retries import RetryPolicy
 
 SECRET = "fw-sk-TOPSECRET-4d1c9a7e0b"
 

@@ -1,6 +1,6 @@
-"""Promotion rules shared by both clients, no I/O: arguments, request, retry decisions.
+"""Promotion without I/O: arguments, the request, its reply, retry and recovery decisions.
 
-PROTOCOL.md §1.3 and DOMAIN.md §5. The preferred call passes the 4-segment ``name`` from
+docs/protocol.md §1.3 and docs/migration.md. The preferred call passes the 4-segment ``name`` from
 ``list_checkpoints``; the legacy ``(job_id, checkpoint_id, ...)`` form still works with a
 ``DeprecationWarning``. ``:promote`` is retried when the server surely did not act, and
 after ambiguous failures too (within the retry budget): a later 409 may be our own model.
@@ -9,6 +9,7 @@ after ambiguous failures too (within the retry budget): a later 409 may be our o
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,9 @@ from ..checkpoints.names import (
     check_checkpoint_id,
     require_output_model_id,
 )
-from ..checkpoints.types import Model
-from ..errors import APIStatusError, InvalidArgumentError
-from ._control_plane import Request
+from ..checkpoints.types import Model, OperationStatus, TrainerJob
+from ..errors import APIStatusError, InvalidArgumentError, ProtocolError
+from ._base_client import Request
 
 __all__ = [
     "LEGACY_FORM_MESSAGE",
@@ -30,6 +31,10 @@ __all__ = [
     "PromoteAttempts",
     "Promotion",
     "PromotionPlan",
+    "model_from_response",
+    "model_status",
+    "parse_base_model",
+    "parse_promote_reply",
     "plan_promotion",
     "same_checkpoint",
 ]
@@ -230,3 +235,38 @@ def _mentions(value: Any, text: str) -> bool:
     if isinstance(value, list):
         return any(_mentions(v, text) for v in value)
     return False
+
+
+def parse_promote_reply(body: Mapping[str, Any]) -> Model | OperationStatus:
+    """A ``:promote`` reply: ``{"model": ...}`` (synchronous) or ``{"operation": ...}``."""
+    operation = body.get("operation")
+    if isinstance(operation, Mapping):
+        return OperationStatus.model_validate(operation)
+    model = body.get("model")
+    if isinstance(model, Mapping):
+        return Model.model_validate(model)
+    raise ProtocolError(f"unexpected :promote reply with keys {sorted(body)}")
+
+
+def model_from_response(response: dict[str, Any]) -> Model:
+    """The model in a finished promotion's ``response`` (``@type`` already dropped)."""
+    inner = response.get("model")
+    if "name" not in response and isinstance(inner, Mapping):
+        response = {k: v for k, v in inner.items() if k != "@type"}
+    return Model.model_validate(response)
+
+
+def model_status(model: Model) -> OperationStatus:
+    """A model seen as an operation: done once READY (a recovered promotion may still copy)."""
+    return OperationStatus(name=model.name, done=model.state == "READY", response=model.to_wire())
+
+
+def parse_base_model(body: Mapping[str, Any]) -> str:
+    """The trainer job's ``trainingConfig.baseModel``; a clear error when it has none."""
+    job = TrainerJob.model_validate(body)
+    base = job.training_config.base_model if job.training_config else None
+    if not base:
+        raise InvalidArgumentError(
+            f"trainer job {job.name} has no trainingConfig.baseModel; pass base_model="
+        )
+    return base

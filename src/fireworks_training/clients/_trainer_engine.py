@@ -28,7 +28,6 @@ from .._constants import (
     FUTURE_POLL_TIMEOUT_S,
 )
 from .._retry import RetryPolicy, is_retryable
-from .._transport import build_headers, connection_error, error_from_response, redact
 from ..errors import (
     APIConnectionError,
     APIStatusError,
@@ -37,6 +36,8 @@ from ..errors import (
     RequestFailedError,
 )
 from ..futures import TrainerFuture
+from ._base_client import auth_headers
+from ._http_errors import connection_error, error_from_response, redact
 
 __all__ = ["LoopThread", "OpSequencer", "TrainerConnection", "submit_retryable"]
 
@@ -139,9 +140,7 @@ class TrainerConnection:
         self._poll_backoff = replace(policy.backoff, cap_s=self._tuning.backoff_cap_s)
         self.runner = LoopThread("fireworks-trainer")
         self.poll_slots = asyncio.Semaphore(MAX_POLLS)
-        headers = build_headers(
-            api_key, key_header="X-API-Key", additional_headers=additional_headers
-        )
+        headers = auth_headers(api_key, additional_headers)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers=headers,

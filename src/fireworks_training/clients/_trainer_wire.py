@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import tinker
 
-from .._transport import USER_AGENT
 from ..errors import InvalidArgumentError, RequestFailedError
+from ._base_client import USER_AGENT
 
 __all__ = [
     "adam_params_json",

@@ -21,7 +21,6 @@ import tinker
 
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, HEARTBEAT_INTERVAL_S
 from .._retry import RetryPolicy
-from .._transport import resolve_api_key, resolve_base_url
 from ..checkpoints.kinds import SamplerCheckpointType, choose_sampler_type
 from ..checkpoints.names import (
     check_checkpoint_name,
@@ -32,6 +31,7 @@ from ..checkpoints.types import SaveSamplerResult
 from ..errors import APIError, FireworksError, InvalidArgumentError, RequestFailedError
 from ..futures import TrainerFuture
 from . import _trainer_wire as wire
+from ._base_client import resolve_api_key, resolve_base_url
 from ._trainer_engine import OpSequencer, PollTuning, TrainerConnection
 
 __all__ = ["FiretitanServiceClient", "FiretitanTrainingClient", "PollTuning"]

@@ -1,4 +1,4 @@
-"""Request building, auth resolution and error mapping (no I/O)."""
+"""Auth resolution, default headers and error mapping of the base client (no I/O)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,22 @@ from typing import Any
 import httpx
 import pytest
 
-from fireworks_training._transport import (
+from fireworks_training.clients._base_client import (
     USER_AGENT,
-    build_headers,
+    auth_headers,
+    decode_reply,
+    resolve_api_key,
+    resolve_base_url,
+)
+from fireworks_training.clients._http_errors import (
     connection_error,
     error_from_response,
     raise_for_status,
     redact,
-    resolve_api_key,
-    resolve_base_url,
 )
 from fireworks_training.errors import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -29,6 +33,7 @@ from fireworks_training.errors import (
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
+    ProtocolError,
     RateLimitError,
 )
 
@@ -63,7 +68,7 @@ def test_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_headers() -> None:
-    headers = build_headers(SECRET, additional_headers={"X-Trace": "t"})
+    headers = auth_headers(SECRET, additional_headers={"X-Trace": "t"})
     assert headers == {
         "X-Api-Key": SECRET,
         "User-Agent": USER_AGENT,
@@ -71,7 +76,6 @@ def test_headers() -> None:
         "X-Trace": "t",
     }
     assert USER_AGENT.startswith("fireworks-training/")
-    assert build_headers(SECRET, key_header="X-API-Key")["X-API-Key"] == SECRET
 
 
 def test_redact() -> None:
@@ -223,3 +227,42 @@ def test_the_key_is_masked_in_the_error_body() -> None:
     assert "sk-SECRET" not in repr(error.body)
     assert "sk-SECRET" not in str(error)
     assert error.body["error"]["details"][0]["echo"] == ["***"]
+
+
+# The one reply decoder ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (reply(200, {"a": 1}), {"a": 1}),
+        (reply(200, text=""), {}),
+        (reply(204, text=""), {}),
+    ],
+    ids=["object", "empty", "no-content"],
+)
+def test_decode_reply_returns_the_json_object(response: httpx.Response, expected: Any) -> None:
+    assert decode_reply(response) == expected
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        reply(200, [1, 2]),
+        reply(200, "text"),
+        reply(200, text="<html>ok</html>"),
+        reply(200, text="null"),
+    ],
+    ids=["list", "string", "html", "null"],
+)
+def test_a_2xx_reply_that_is_not_an_object_is_a_protocol_error(response: httpx.Response) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_reply(response)
+    assert str(info.value) == "200 GET /v1/accounts/a/models/m: reply is not a JSON object"
+    assert isinstance(info.value, APIError)
+    assert (info.value.status_code, info.value.method) == (200, "GET")
+
+
+def test_decode_reply_raises_the_status_error_with_the_key_masked() -> None:
+    with pytest.raises(NotFoundError, match=r"404 GET .*: gone \*\*\*"):
+        decode_reply(reply(404, {"error": {"message": f"gone {SECRET}"}}), secret=SECRET)

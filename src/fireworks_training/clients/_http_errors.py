@@ -1,71 +1,29 @@
-"""Request building, authentication and error mapping, shared by every client; no I/O here."""
+"""HTTP replies and transport failures as our exceptions, with the API key masked.
+
+An error status becomes its :class:`~fireworks_training.errors.APIStatusError` class with the
+one-line message ``"{status} {METHOD} {path}: {server message}"``; an httpx transport failure
+becomes :class:`~fireworks_training.errors.APIConnectionError` (or ``APITimeoutError``),
+noting whether the request left the client. Error bodies: docs/protocol.md §1.6.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from ._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
-from ._retry import parse_retry_after
-from ._version import __version__
-from .errors import (
+from .._retry import parse_retry_after
+from ..errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    InvalidArgumentError,
     status_error_class,
 )
 
-__all__ = [
-    "USER_AGENT",
-    "build_headers",
-    "connection_error",
-    "error_from_response",
-    "raise_for_status",
-    "redact",
-    "resolve_api_key",
-    "resolve_base_url",
-]
+__all__ = ["connection_error", "error_from_response", "raise_for_status", "redact"]
 
-USER_AGENT = f"fireworks-training/{__version__}"
 _ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
-
-
-def resolve_api_key(api_key: str | None) -> str:
-    """The given key, else ``FIREWORKS_API_KEY``; a missing key is an error now, not later."""
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-    if not key or not key.strip():
-        raise InvalidArgumentError(f"no API key: pass api_key= or set {API_KEY_ENV}")
-    return key.strip()
-
-
-def resolve_base_url(base_url: str | None) -> str:
-    """The given URL, else ``FIREWORKS_BASE_URL``, else the public endpoint; no trailing slash."""
-    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidArgumentError(f"base_url must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
-
-
-def build_headers(
-    api_key: str,
-    *,
-    key_header: str = "X-Api-Key",
-    additional_headers: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Default headers of a client: auth, user agent, JSON, then the caller's extras."""
-    headers = {
-        key_header: api_key,
-        "User-Agent": USER_AGENT,
-        "Accept": "application/json",
-    }
-    headers.update(additional_headers or {})
-    return headers
 
 
 def redact(text: str, secret: str) -> str:

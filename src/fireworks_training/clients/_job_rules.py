@@ -1,7 +1,8 @@
-"""What both trainer job managers share and that does no I/O (PROTOCOL.md §1.5).
+"""Trainer jobs without I/O: the configuration, argument checks, and the rules of waiting.
 
-The configuration model, the requests, the state rules of waiting and reconnecting, and the
-polling deadline. ``TrainerJobManager`` and ``AsyncTrainerJobManager`` only send requests.
+docs/protocol.md §1.5. Which state leads to what (check health, ``:resume``, poll again), the
+grace after a ``:resume``, and the deadline and cadence of one wait. The jobs resource
+(``_async/jobs.py``) sends the requests.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from ..errors import (
     TrainerJobError,
     TrainerJobTimeoutError,
 )
-from ._control_plane import Request
 
 __all__ = [
-    "HEALTH_PATH",
     "RESTARTED_STATES",
     "RESUME_GRACE_S",
     "Resumption",
@@ -36,12 +35,8 @@ __all__ = [
     "check_config",
     "check_same_job",
     "check_timeout",
-    "create_job_request",
-    "delete_job_request",
     "next_step",
-    "resume_job_request",
     "split_new_job",
-    "trainer_url",
 ]
 
 # Seen after a :resume, these show it took effect: a later FAILED is a new preemption.
@@ -49,7 +44,6 @@ RESTARTED_STATES = frozenset({JobState.PENDING, JobState.RUNNING})
 # After a :resume, how long a read may still show the old resumable state (a slow control
 # plane) before that state is taken as the answer.
 RESUME_GRACE_S = 30.0
-HEALTH_PATH = "/api/v1/healthz"
 _TEXT_MAX = 512
 
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
@@ -164,32 +158,6 @@ def split_new_job(job_id: object) -> tuple[str | None, str | None]:
     if not isinstance(job_id, str | TrainerJobName):
         raise InvalidArgumentError(f"job_id must be a string, got {type(job_id).__name__}")
     return TrainerJobName.parse_ref(job_id)
-
-
-def trainer_url(gateway: str, job: TrainerJobName) -> str:
-    """The trainer API base URL of a job on a gateway."""
-    return f"{gateway}/training/v1/rlorTrainerJobs/{job.account}/{job.job_id}"
-
-
-# Requests -------------------------------------------------------------------------------
-
-
-def create_job_request(account: str, job_id: str | None, config: TrainerJobConfig) -> Request:
-    """``POST /v1/accounts/{a}/rlorTrainerJobs[?rlorTrainerJobId=]`` with the camelCase body."""
-    params: dict[str, str | int] | None = {"rlorTrainerJobId": job_id} if job_id else None
-    return Request(
-        "POST", f"/v1/accounts/{account}/rlorTrainerJobs", params=params, json=config.to_wire()
-    )
-
-
-def delete_job_request(job: TrainerJobName) -> Request:
-    """``DELETE`` of a trainer job."""
-    return Request("DELETE", f"/v1/{job}")
-
-
-def resume_job_request(job: TrainerJobName) -> Request:
-    """``POST /v1/{job}:resume`` with an empty body."""
-    return Request("POST", f"/v1/{job}:resume")
 
 
 # Replies and states ---------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""I/O code, written by hand as asyncio; scripts/unasync.py generates the sync package from it."""

@@ -1,0 +1,40 @@
+"""``AsyncPager``: a lazy listing over ``pageToken`` pages (docs/protocol.md §1.2).
+
+Nothing is fetched until the pager is iterated. Iterate items directly or whole pages via
+``.pages``; each iteration starts again from the first page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
+
+from .._paging import Page, next_token
+
+__all__ = ["AsyncPager"]
+
+T = TypeVar("T")
+
+
+class AsyncPager(Generic[T]):
+    """A lazy listing: iterate its items, or its ``.pages``."""
+
+    def __init__(self, fetch_page: Callable[[str | None], Awaitable[Page[T]]]) -> None:
+        self._fetch_page = fetch_page
+
+    @property
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Every page in server order, fetched one at a time."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = await self._fetch_page(token)
+            yield page
+            token = next_token(page, seen)
+            if token is None:
+                return
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages:
+            for item in page.items:
+                yield item

@@ -1,0 +1,122 @@
+"""What both operation classes share and that does no I/O: state, outcome, deadline.
+
+docs/protocol.md §1.4. ``AsyncOperation`` (``_async/operations.py``) and the ``Operation``
+generated from it only poll and sleep.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from ._backoff import Backoff
+from ._constants import OPERATION_FIRST_POLL_S, OPERATION_POLL_CAP_S, OPERATION_POLL_MULTIPLIER
+from ._retry import is_retryable
+from .checkpoints.types import OperationStatus
+from .errors import OperationError, OperationTimeoutError
+
+__all__ = ["NOT_SET", "BaseOperation", "Parse", "poll_delays"]
+
+T = TypeVar("T")
+
+Parse = Callable[[dict[str, Any]], T]
+NOT_SET: Any = object()
+
+
+def poll_delays(
+    first_s: float = OPERATION_FIRST_POLL_S,
+    multiplier: float = OPERATION_POLL_MULTIPLIER,
+    cap_s: float = OPERATION_POLL_CAP_S,
+) -> Iterator[float]:
+    """The waits before each poll: ``first_s``, then x``multiplier``, capped at ``cap_s``."""
+    return Backoff(first_s, multiplier, cap_s).delays()
+
+
+class BaseOperation(Generic[T]):
+    """State and outcome of an operation; the async class and its sync twin only wait."""
+
+    def __init__(
+        self,
+        status: OperationStatus,
+        *,
+        parse: Parse[T],
+        clock: Callable[[], float] = time.monotonic,
+        is_transient: Callable[[BaseException], bool] = is_retryable,
+    ) -> None:
+        self._status = status
+        self._parse = parse
+        self._clock = clock
+        self._is_transient = is_transient
+        self._value: T = NOT_SET
+        self._last_poll_error: BaseException | None = None
+
+    @property
+    def name(self) -> str:
+        """The operation's resource name (empty for one the server finished at once)."""
+        return self._status.name
+
+    @property
+    def status(self) -> OperationStatus:
+        """The operation as last reported by the server."""
+        return self._status
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The operation's metadata as last reported."""
+        return dict(self._status.metadata)
+
+    @property
+    def status_message(self) -> str | None:
+        """Progress text from the metadata, if any."""
+        return self._status.status_message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, done={self._status.done})"
+
+    def _error(self) -> OperationError | None:
+        error = self._status.error
+        if not self._status.done or error is None:
+            return None
+        return OperationError(
+            f"operation {self.name} failed: {error.code} {error.message}".rstrip(),
+            operation=self.name,
+            code=error.code,
+        )
+
+    def _outcome(self) -> T:
+        if self._value is not NOT_SET:
+            return self._value
+        error = self._error()
+        if error is not None:
+            raise error
+        response = self._status.response
+        if response is None:
+            raise OperationError(
+                f"operation {self.name} finished without a response", operation=self.name
+            )
+        self._value = self._parse({k: v for k, v in response.items() if k != "@type"})
+        return self._value
+
+    def _deadline(self, timeout: float | None) -> float:
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0, got {timeout}")
+        return math.inf if timeout is None else self._clock() + timeout
+
+    def _remaining(self, deadline: float, timeout: float | None) -> float:
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise OperationTimeoutError(
+                f"operation {self.name} not done after {timeout:g} s", operation=self.name
+            ) from self._last_poll_error
+        return remaining
+
+    def _update(self, status: OperationStatus) -> None:
+        self._status = status
+        self._last_poll_error = None
+
+    def _poll_failed(self, exc: BaseException) -> None:
+        if not self._is_transient(exc):
+            raise exc
+        self._last_poll_error = exc
