@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
     from .operations import AsyncOperation, Operation
     from .pagination import AsyncPager, Page, SyncPager
+    from .retries import PollTuning, RetryPolicy
 
 __all__ = [
     "AsyncFireworksClient",
@@ -54,7 +55,9 @@ __all__ = [
     "ModelName",
     "Operation",
     "Page",
+    "PollTuning",
     "ResumeInfo",
+    "RetryPolicy",
     "SamplerCheckpointType",
     "SaveSamplerResult",
     "SyncPager",
@@ -88,7 +91,9 @@ _SOURCES: dict[str, str] = {
     "ModelName": ".checkpoints",
     "Operation": ".operations",
     "Page": ".pagination",
+    "PollTuning": ".retries",
     "ResumeInfo": ".checkpoints.workflow",
+    "RetryPolicy": ".retries",
     "SamplerCheckpointType": ".checkpoints",
     "SaveSamplerResult": ".checkpoints",
     "SyncPager": ".pagination",

@@ -214,22 +214,21 @@ class AccountResolutionError(FireworksError):
     """The API key does not map to exactly one account; pass ``account_id=``."""
 
 
-class TrainerJobError(FireworksError):
+class _TrainerJobStateError(FireworksError):
+    """A trainer job (``job``, its full name) was last seen in ``state``."""
+
+    def __init__(self, message: str, *, job: str, state: str) -> None:
+        super().__init__(message)
+        self.job = job
+        self.state = state
+
+
+class TrainerJobError(_TrainerJobStateError):
     """A trainer job is in a state the call cannot go on from (deleted, failed again)."""
 
-    def __init__(self, message: str, *, job: str, state: str) -> None:
-        super().__init__(message)
-        self.job = job
-        self.state = state
 
-
-class TrainerJobTimeoutError(FireworksError, TimeoutError):
+class TrainerJobTimeoutError(_TrainerJobStateError, TimeoutError):
     """Waiting for a trainer job to be ready ran out; the job itself goes on."""
-
-    def __init__(self, message: str, *, job: str, state: str) -> None:
-        super().__init__(message)
-        self.job = job
-        self.state = state
 
 
 class CheckpointNotFoundError(FireworksError):

@@ -7,20 +7,6 @@ What is retried and why is described in docs/errors.md and docs/protocol.md §1.
 
 from __future__ import annotations
 
-from ._retry import (
-    RETRYABLE_STATUSES,
-    PollTuning,
-    RetryPolicy,
-    is_retryable,
-    parse_retry_after,
-    surely_not_acted,
-)
+from ._retry import RETRYABLE_STATUSES, PollTuning, RetryPolicy, is_retryable, surely_not_acted
 
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "PollTuning",
-    "RetryPolicy",
-    "is_retryable",
-    "parse_retry_after",
-    "surely_not_acted",
-]
+__all__ = ["RETRYABLE_STATUSES", "PollTuning", "RetryPolicy", "is_retryable", "surely_not_acted"]

@@ -16,6 +16,7 @@ from fireworks_training.errors import (
     InvalidArgumentError,
     InvalidNameError,
     InvalidReferenceError,
+    ProtocolError,
     RequestFailedError,
 )
 from fireworks_training.futures import TrainerFuture
@@ -341,7 +342,7 @@ def test_list_checkpoints_answer_that_is_not_an_object_raises(
     trainer: FiretitanTrainingClient, fake: FakeTrainer
 ) -> None:
     fake.checkpoints = ["step-2"]
-    with pytest.raises(RequestFailedError, match="not a JSON object"):
+    with pytest.raises(ProtocolError, match="not a JSON object"):
         trainer.list_checkpoints()
 
 
@@ -423,8 +424,7 @@ def test_empty_forward_backward_sends_nothing(
 
 def test_max_retries_sets_the_retry_policy(fake: FakeTrainer) -> None:
     with FiretitanTrainingClient(TRAINER, MODEL, api_key=KEY, max_retries=1) as client:
-        assert client._conn._submit_policy.max_retries == 1
-        assert client._conn._read_policy.max_retries == 1
+        assert client._conn.api._retry.max_retries == 1  # submits and reads alike
 
 
 def test_unsendable_data_fails_alone_and_leaves_the_client_usable(

@@ -20,6 +20,7 @@ from fireworks_training.errors import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    ProtocolError,
     RateLimitError,
     RequestFailedError,
 )
@@ -367,3 +368,18 @@ def test_long_polls_timing_out_forever_are_given_up_on(
     with pytest.raises(APIConnectionError):
         trainer.save_state("s").result(timeout=30)
     assert len(fake.retrieves) == budget + 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(200, text="<html>proxy</html>"), httpx.Response(200, json=["x"])],
+    ids=["html", "list"],
+)
+def test_a_result_that_is_not_a_json_object_is_a_protocol_error(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, answer: httpx.Response
+) -> None:
+    # The same decoder as the control plane's: a 2xx reply off the protocol is not retried.
+    fake.retrieve_script.append(answer)
+    with pytest.raises(ProtocolError, match=r"200 POST .*/retrieve_future: reply is not a JSON"):
+        trainer.save_state("s").result(timeout=30)
+    assert len(fake.retrieves) == 1

@@ -245,20 +245,14 @@ class Resumption:
 class Waiter:
     """The deadline and polling cadence of one wait (first poll soon, then x1.5 up to 10 s)."""
 
-    def __init__(
-        self,
-        job: TrainerJobName,
-        timeout: float | None,
-        clock: Callable[[], float],
-        *,
-        first_s: float = JOB_POLL_FIRST_S,
-        cap_s: float = JOB_POLL_CAP_S,
-    ) -> None:
+    _CADENCE = Backoff(JOB_POLL_FIRST_S, JOB_POLL_MULTIPLIER, JOB_POLL_CAP_S)
+
+    def __init__(self, job: TrainerJobName, timeout: float | None, clock: Callable[[], float]):
         self._job = job
         self._timeout = timeout
         self._clock = clock
         self._deadline = math.inf if timeout is None else clock() + timeout
-        self._delays: Iterator[float] = Backoff(first_s, JOB_POLL_MULTIPLIER, cap_s).delays()
+        self._delays: Iterator[float] = self._CADENCE.delays()
 
     def delay(self, state: str) -> float:
         """Seconds to sleep before the next poll; raises when the deadline has passed."""

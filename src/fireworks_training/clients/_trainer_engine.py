@@ -1,9 +1,10 @@
-"""Trainer I/O: one event loop thread, one connection pool, ordered submits, long-poll retrieval.
+"""Trainer futures at work: one event loop thread per trainer, ordered submits, result tasks.
 
 Every request of a trainer connection runs as a coroutine on one daemon thread, so thousands
 of futures in flight cost no thread each. Submits of a training client go through one queue
-in ``seq_id`` order (PROTOCOL.md §2.1); each submitted op then waits for its result in its own
-task, at most ``TRAINER_MAX_POLLS`` at a time, so submits always find a free connection.
+in ``seq_id`` order (docs/protocol.md §2.1); each submitted op then waits for its result in
+its own task, at most ``MAX_POLLS`` at a time, so submits always find a free connection.
+The HTTP side is ``_trainer_api.py``.
 """
 
 from __future__ import annotations
@@ -16,48 +17,19 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import httpx
-
-from .._constants import (
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_TIMEOUT_S,
-    FUTURE_BACKOFF_CAP_S,
-    FUTURE_POLL_TIMEOUT_S,
-)
-from .._retry import RetryPolicy, is_retryable
-from ..errors import (
-    APIConnectionError,
-    APIStatusError,
-    FireworksError,
-    InvalidArgumentError,
-    RequestFailedError,
-)
+from ..errors import FireworksError, InvalidArgumentError, RequestFailedError
 from ..futures import TrainerFuture
-from ._base_client import auth_headers
-from ._http_errors import connection_error, error_from_response, redact
+from ._trainer_api import MAX_CONNECTIONS, AsyncTrainerAPI
 
-__all__ = ["LoopThread", "OpSequencer", "TrainerConnection", "submit_retryable"]
+__all__ = ["LoopThread", "OpSequencer", "TrainerConnection"]
 
 T = TypeVar("T")
 _log = logging.getLogger("fireworks_training.trainer")
 
-RETRIEVE_PATH = "/api/v1/retrieve_future"
-MAX_CONNECTIONS = 64
-MAX_POLLS = 48  # below MAX_CONNECTIONS: a submit never waits behind long polls
-MAX_POLL_CONNECTION_FAILURES = 30
-QUICK_REPOLLS = 3  # 408/5xx answers re-polled at once before backing off
-
-
-def submit_retryable(exc: BaseException) -> bool:
-    """Submits are retried on connection errors, timeouts, 408, 409, 429 and 5xx."""
-    if isinstance(exc, APIConnectionError):
-        return True
-    if isinstance(exc, APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
+MAX_POLLS = MAX_CONNECTIONS - 16  # a submit never waits behind long polls
 
 
 class LoopThread:
@@ -100,173 +72,27 @@ async def _cancel_all() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@dataclass(frozen=True)
-class PollTuning:
-    """Retrieval knobs: long-poll read timeout, backoff cap, budgets for failures in a row.
-
-    A trainer that answers only 408/5xx or 429, or lets every long poll time out, is given
-    up on after the budget (minutes, with the backoff) instead of being polled forever.
-    """
-
-    poll_timeout_s: float = FUTURE_POLL_TIMEOUT_S
-    backoff_cap_s: float = FUTURE_BACKOFF_CAP_S
-    max_connection_failures: int = MAX_POLL_CONNECTION_FAILURES
-    max_server_errors: int = 40
-    max_read_timeouts: int = 8
-    max_rate_limited: int = 40
-
-
 class TrainerConnection:
-    """The HTTP side of one trainer: auth, typed errors, retries, the retrieve loop."""
+    """One trainer: its API client and the loop thread every request of it runs on."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        retry_policy: RetryPolicy | None = None,
-        additional_headers: Mapping[str, str] | None = None,
-        tuning: PollTuning | None = None,
-    ) -> None:
-        self.base_url = base_url
-        self._key = api_key
-        policy = retry_policy or RetryPolicy()
-        self._read_policy = policy.with_predicate(is_retryable)
-        self._submit_policy = policy.with_predicate(submit_retryable)
-        self._sleep = policy.async_sleep
-        self._tuning = tuning or PollTuning()
-        # The retry policy's cadence, capped lower: a result poll waits at most the cap.
-        self._poll_backoff = replace(policy.backoff, cap_s=self._tuning.backoff_cap_s)
+    def __init__(self, api: AsyncTrainerAPI) -> None:
+        self.api = api
         self.runner = LoopThread("fireworks-trainer")
         self.poll_slots = asyncio.Semaphore(MAX_POLLS)
-        headers = auth_headers(api_key, additional_headers)
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=DEFAULT_CONNECT_TIMEOUT_S),
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-            ),
-        )
         self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """The trainer base URL."""
+        return self.api.base_url
 
     def close(self) -> None:
         """Close the connection pool and stop the loop thread."""
         if self._closed:
             return
         self._closed = True
-        self.runner.run(self._http.aclose())
+        self.runner.run(self.api.close())
         self.runner.close()
-
-    async def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None, timeout: float | None
-    ) -> httpx.Response:
-        """One attempt; transport failures become our connection errors."""
-        try:
-            return await self._http.request(
-                method,
-                path,
-                json=body,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.TransportError as exc:
-            raise connection_error(exc, secret=self._key) from None
-
-    async def _json_once(
-        self, method: str, path: str, body: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        response = await self._send(method, path, body, None)
-        if not response.is_success:
-            raise error_from_response(response, secret=self._key)
-        return _json_object(response)
-
-    async def post(
-        self, path: str, body: Mapping[str, Any], *, retry: bool = True
-    ) -> dict[str, Any]:
-        """POST under the submit retry rules (the body carries what makes a resend safe)."""
-        if not retry:
-            return await self._json_once("POST", path, body)
-        return await self._submit_policy.acall(lambda: self._json_once("POST", path, body))
-
-    async def get(self, path: str) -> dict[str, Any]:
-        """GET under the idempotent retry rules."""
-        return await self._read_policy.acall(lambda: self._json_once("GET", path, None))
-
-    async def submit(self, op: str, body: Mapping[str, Any]) -> str:
-        """Submit an op; its ``request_id``."""
-        reply = await self.post(f"/api/v1/{op}", body)
-        request_id = reply.get("request_id")
-        if not isinstance(request_id, str) or not request_id:
-            raise RequestFailedError(f"{op} submit answer has no request_id", category="server")
-        return request_id
-
-    def _backoff(self, attempt: int) -> float:
-        return self._poll_backoff.delay(attempt)
-
-    async def retrieve(self, request_id: str) -> dict[str, Any]:
-        """Poll ``retrieve_future`` until the op is finished (PROTOCOL.md §2.1)."""
-        body = {"request_id": request_id, "allow_metadata_only": False}
-        failures = quick = limited = timeouts = 0
-        while True:
-            try:
-                response = await self._send(
-                    "POST", RETRIEVE_PATH, body, self._tuning.poll_timeout_s
-                )
-            except APIConnectionError as exc:
-                if isinstance(exc, TimeoutError) and exc.request_sent:
-                    timeouts += 1
-                    if timeouts > self._tuning.max_read_timeouts:
-                        raise
-                    continue  # the long poll outlived our read timeout: ask again
-                failures += 1
-                if failures > self._tuning.max_connection_failures:
-                    raise
-                await self._sleep(self._backoff(failures))
-                continue
-            failures = timeouts = 0
-            status = response.status_code
-            if status == 429:
-                limited += 1
-                error = error_from_response(response, secret=self._key)
-                if limited > self._tuning.max_rate_limited:
-                    raise error
-                await self._sleep(error.retry_after or self._backoff(limited))
-                continue
-            if status == 408 or status >= 500:
-                quick += 1
-                if quick > self._tuning.max_server_errors:
-                    raise error_from_response(response, secret=self._key)
-                if quick > QUICK_REPOLLS:  # a broken server is not hammered
-                    await self._sleep(self._backoff(quick - QUICK_REPOLLS))
-                continue
-            if not response.is_success:
-                raise error_from_response(response, secret=self._key)
-            reply = _json_object(response)
-            if reply.get("type") == "try_again":
-                quick = limited = 0
-                continue
-            if "error" in reply:
-                raise RequestFailedError(
-                    redact(str(reply["error"]), self._key),
-                    category=str(reply.get("category") or "unknown").lower(),
-                    request_id=request_id,
-                )
-            return reply
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = json.loads(response.text) if response.text else {}
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        path = response.request.url.path
-        raise RequestFailedError(
-            f"{response.status_code} {response.request.method} {path}: answer is not a JSON object",
-            category="server",
-        )
-    return value
 
 
 @dataclass
@@ -335,7 +161,7 @@ class OpSequencer:
                 _settle(future.future(), None, self._broken_error(future))
                 continue
             try:
-                request_id = await self._conn.submit(future.op, item.body)
+                request_id = await self._conn.api.submit(future.op, item.body)
             except Exception as exc:
                 # The trainer runs ops strictly by seq_id: every later op would wait forever.
                 self._broken = f"{future.op} (seq_id {future.seq_id}) could not be submitted"
@@ -367,7 +193,7 @@ class OpSequencer:
             return
         async with self._conn.poll_slots:
             try:
-                reply = await self._conn.retrieve(request_id)
+                reply = await self._conn.api.retrieve(request_id)
                 result = item.parse(reply, request_id)
             except Exception as exc:
                 _settle(item.future.future(), None, exc)

@@ -1,4 +1,4 @@
-"""Trainer request JSON and result objects (PROTOCOL.md §2.2); no I/O here.
+"""Tinker types as the trainer's JSON and back (docs/protocol.md §2.2); no I/O here.
 
 Users hand us public ``tinker.types`` objects (dataclasses in tinker 0.38, pydantic models in
 older releases); we read them through public attributes only and write the JSON wire of
@@ -14,20 +14,17 @@ import numpy as np
 import tinker
 
 from ..errors import InvalidArgumentError, RequestFailedError
-from ._base_client import USER_AGENT
 
 __all__ = [
     "adam_params_json",
-    "create_model_body",
-    "create_session_body",
     "datum_json",
     "forward_backward_output",
     "load_weights_response",
     "optim_step_response",
     "state_path",
     "tensor_json",
-    "validate_lora_rank",
-    "validate_ttl",
+    "check_lora_rank",
+    "check_ttl",
 ]
 
 _ADAM_FIELDS = ("learning_rate", "beta1", "beta2", "eps")
@@ -37,7 +34,7 @@ _ADAM_OPTIONAL = ("weight_decay", "grad_clip_norm")
 _KEY_DTYPES = {"target_tokens": "int64"}
 
 
-def validate_ttl(ttl_seconds: object) -> int | None:
+def check_ttl(ttl_seconds: object) -> int | None:
     """``None``, or a positive integer number of seconds."""
     if ttl_seconds is None:
         return None
@@ -46,31 +43,11 @@ def validate_ttl(ttl_seconds: object) -> int | None:
     return ttl_seconds
 
 
-def validate_lora_rank(lora_rank: object) -> int:
+def check_lora_rank(lora_rank: object) -> int:
     """A LoRA rank: 0 for full-parameter training, else positive."""
     if isinstance(lora_rank, bool) or not isinstance(lora_rank, int) or lora_rank < 0:
         raise InvalidArgumentError(f"lora_rank must be an integer >= 0, got {lora_rank!r}")
     return lora_rank
-
-
-def create_session_body() -> dict[str, Any]:
-    """``create_session`` request (tinker ``CreateSessionRequest``)."""
-    return {"tags": [], "sdk_version": USER_AGENT, "type": "create_session"}
-
-
-def create_model_body(
-    session_id: str, model_seq_id: int, base_model: str, lora_rank: int
-) -> dict[str, Any]:
-    """``create_model`` request (tinker ``CreateModelRequest``); LoRA config only for LoRA."""
-    body: dict[str, Any] = {
-        "session_id": session_id,
-        "model_seq_id": model_seq_id,
-        "base_model": base_model,
-    }
-    if lora_rank > 0:
-        body["lora_config"] = {"rank": lora_rank}
-    body["type"] = "create_model"
-    return body
 
 
 def _wire_dtype(dtype: object, kind: str, key: str) -> str:

@@ -1,8 +1,9 @@
-"""The trainer API: ``FiretitanServiceClient`` and ``FiretitanTrainingClient`` (PROTOCOL.md §2).
+"""The trainer clients: ``FiretitanServiceClient`` and ``FiretitanTrainingClient``.
 
-Every op returns a :class:`~fireworks_training.futures.TrainerFuture` at once; ops are sent
-in call order (``seq_id`` 1, 2, ...) even from many threads, and their results may be read
-in any order. Requests run on one background event loop thread per trainer connection.
+The trainer API of docs/protocol.md §2, in tinker's shape. Every op returns a
+:class:`~fireworks_training.futures.TrainerFuture` at once; ops are sent in call order
+(``seq_id`` 1, 2, ...) even from many threads, and their results may be read in any order.
+Requests run on one background event loop thread per trainer connection.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Self
 import tinker
 
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, HEARTBEAT_INTERVAL_S
-from .._retry import RetryPolicy
+from .._retry import PollTuning, RetryPolicy
 from ..checkpoints.kinds import SamplerCheckpointType, choose_sampler_type
 from ..checkpoints.names import (
     check_checkpoint_name,
@@ -28,11 +29,11 @@ from ..checkpoints.names import (
     cross_job_reference,
 )
 from ..checkpoints.types import SaveSamplerResult
-from ..errors import APIError, FireworksError, InvalidArgumentError, RequestFailedError
+from ..errors import APIError, FireworksError, InvalidArgumentError
 from ..futures import TrainerFuture
 from . import _trainer_wire as wire
-from ._base_client import resolve_api_key, resolve_base_url
-from ._trainer_engine import OpSequencer, PollTuning, TrainerConnection
+from ._trainer_api import AsyncTrainerAPI, create_model_body
+from ._trainer_engine import OpSequencer, TrainerConnection
 
 __all__ = ["FiretitanServiceClient", "FiretitanTrainingClient", "PollTuning"]
 
@@ -50,17 +51,36 @@ def _connect(
 ) -> TrainerConnection:
     if not isinstance(base_url, str) or not base_url.strip():
         raise InvalidArgumentError("base_url (the trainer URL) is required")
-    return TrainerConnection(
-        resolve_base_url(base_url.strip()),
-        resolve_api_key(api_key),
+    api = AsyncTrainerAPI(
+        base_url.strip(),
+        api_key,
         timeout=timeout,
         retry_policy=retry_policy or RetryPolicy(max_retries=max_retries),
         additional_headers=additional_headers,
         tuning=tuning,
     )
+    return TrainerConnection(api)
 
 
-class FiretitanTrainingClient:
+class _Closing:
+    """Closed at the end of a ``with`` block."""
+
+    def close(self) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class FiretitanTrainingClient(_Closing):
     """One model on a trainer: training ops, state and sampler saves, loads, references."""
 
     def __init__(
@@ -76,7 +96,7 @@ class FiretitanTrainingClient:
         additional_headers: Mapping[str, str] | None = None,
         poll_tuning: PollTuning | None = None,
     ) -> None:
-        rank = wire.validate_lora_rank(lora_rank)
+        rank = wire.check_lora_rank(lora_rank)
         if not isinstance(model_id, str) or not model_id:
             raise InvalidArgumentError(f"model_id must be a non-empty string, got {model_id!r}")
         conn = _connect(
@@ -176,7 +196,7 @@ class FiretitanTrainingClient:
         save goes on on the trainer).
         """
         fields: dict[str, Any] = {"path": check_checkpoint_name(name)}
-        ttl = wire.validate_ttl(ttl_seconds)
+        ttl = wire.check_ttl(ttl_seconds)
         if ttl is not None:
             fields["ttl_seconds"] = ttl
         future = self._ops.enqueue("save_weights", fields, wire.state_path)
@@ -246,7 +266,7 @@ class FiretitanTrainingClient:
             checkpoint_type, lora_rank=self._lora_rank, has_saved_sampler=self._has_saved_sampler
         )
         fields: dict[str, Any] = {"path": snapshot, "checkpoint_type": kind.value}
-        ttl = wire.validate_ttl(ttl_seconds)
+        ttl = wire.check_ttl(ttl_seconds)
         if ttl is not None:
             fields["ttl_seconds"] = ttl
         if logical in self._sampler_names:
@@ -276,25 +296,7 @@ class FiretitanTrainingClient:
         An answer without a ``checkpoints`` list, or with an entry that is not a name, raises
         ``RequestFailedError`` rather than returning a partial list.
         """
-        reply = self._conn.runner.run(self._conn.get("/api/v1/list_checkpoints"))
-        entries = reply.get("checkpoints")
-        if not isinstance(entries, list):
-            raise RequestFailedError(
-                "list_checkpoints answer has no checkpoints list", category="server"
-            )
-        names: list[str] = []
-        for index, entry in enumerate(entries):
-            name = entry
-            if isinstance(entry, Mapping):
-                name = entry.get("name") or entry.get("checkpoint_id")
-            if not isinstance(name, str) or not name:
-                raise RequestFailedError(
-                    f"list_checkpoints answer entry {index} is not a checkpoint name: "
-                    f"{entry!r:.100}",
-                    category="server",
-                )
-            names.append(name)
-        return names
+        return self._conn.runner.run(self._conn.api.list_checkpoints())
 
     def resolve_checkpoint_path(
         self, checkpoint_name: str, source_job_id: str | None = None
@@ -317,19 +319,8 @@ class FiretitanTrainingClient:
         else:
             self._owner._client_closed(self)
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class FiretitanServiceClient:
+class FiretitanServiceClient(_Closing):
     """A trainer endpoint: creates training clients and keeps the session alive."""
 
     def __init__(
@@ -374,7 +365,7 @@ class FiretitanServiceClient:
         """Create a model on the trainer (a session first, once) and a client for it."""
         if not isinstance(base_model, str) or not base_model.strip():
             raise InvalidArgumentError(f"base_model must be a non-empty string, got {base_model!r}")
-        rank = wire.validate_lora_rank(lora_rank)
+        rank = wire.check_lora_rank(lora_rank)
         with self._lock:
             if self._closed:
                 raise FireworksError("the service client is closed")
@@ -385,20 +376,13 @@ class FiretitanServiceClient:
         return client
 
     async def _create_model(self, base_model: str, lora_rank: int) -> str:
+        api = self._conn.api
         if self._session_id is None:
-            reply = await self._conn.post("/api/v1/create_session", wire.create_session_body())
-            session_id = reply.get("session_id")
-            if not isinstance(session_id, str) or not session_id:
-                raise RequestFailedError("create_session answer has no session_id")
-            self._session_id = session_id
-        body = wire.create_model_body(self._session_id, self._model_count, base_model, lora_rank)
-        request_id = await self._conn.submit("create_model", body)
-        self._model_count += 1
-        result = await self._conn.retrieve(request_id)
-        model_id = result.get("model_id")
-        if not isinstance(model_id, str) or not model_id:
-            raise RequestFailedError("create_model result has no model_id", request_id=request_id)
-        return model_id
+            self._session_id = await api.create_session()
+        body = create_model_body(self._session_id, self._model_count, base_model, lora_rank)
+        request_id = await api.submit("create_model", body)
+        self._model_count += 1  # taken once submitted, whatever the result
+        return await api.created_model(request_id)
 
     def _start_heartbeat(self) -> None:
         if self._heartbeat is None and self._heartbeat_interval_s is not None:
@@ -410,11 +394,10 @@ class FiretitanServiceClient:
             self._heartbeat = None
 
     async def _beat(self, interval_s: float) -> None:
-        body = {"session_id": self._session_id, "type": "session_heartbeat"}
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await self._conn.post("/api/v1/session_heartbeat", body, retry=False)
+                await self._conn.api.heartbeat(self._session_id)
             except APIError as exc:
                 _log.debug("session heartbeat failed: %s", exc)
 
@@ -436,14 +419,3 @@ class FiretitanServiceClient:
             client.close()
         self._stop_heartbeat()
         self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
