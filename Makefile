@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint types docs pytest bench bench-smoke clean
 
+# The package with the extras its commands use, plus the dev dependency group (PEP 735:
+# `pip install --group` needs pip >= 25.1, hence the upgrade first).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet -e '.[emulator,migrate]' --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,7 +37,7 @@ test: lint types docs pytest bench-smoke
 
 # Side-by-side measurements against the emulator: benchmarks/RESULTS.md and ratios.png.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --group bench
 	$(BIN)/python -m benchmarks.run --out benchmarks
 
 # Tiny sizes into a temporary folder, only to prove the benchmark scripts run.

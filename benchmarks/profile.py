@@ -6,7 +6,7 @@ NAME is ``import`` or ``import-client`` (the import statement in a fresh interpr
 the ``-X importtime`` modules that cost most), ``list`` (three ``list_checkpoints`` of 10,000
 rows) or ``save`` (300 sequential ``save_state(...).result()``, the client's loop thread and
 the calling thread). The report is pyinstrument's text, printed or written to FILE; needs
-pyinstrument (the ``bench`` extra). ``--smoke`` shrinks the sizes.
+pyinstrument (the ``bench`` dependency group). ``--smoke`` shrinks the sizes.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _profiler(**options: Any) -> Any:
         from pyinstrument import Profiler
     except ImportError:
         raise SystemExit(
-            "benchmarks.profile needs pyinstrument: pip install -e '.[bench]'"
+            "benchmarks.profile needs pyinstrument: pip install --group bench"
         ) from None
     return Profiler(**options)
 

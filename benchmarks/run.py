@@ -4,7 +4,7 @@
 
 ``--smoke`` runs tiny sizes without the official client, only to prove the scripts work (its
 numbers mean nothing); it draws the chart when matplotlib is installed. A full run needs
-matplotlib (the ``bench`` extra).
+matplotlib (the ``bench`` dependency group).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["main"]
 HERE = Path(__file__).resolve().parent
 OPTIMISATIONS = HERE / "optimisations.md"
 CHART = "ratios.png"
-NO_MATPLOTLIB = "matplotlib is not installed (pip install -e '.[bench]')"
+NO_MATPLOTLIB = "matplotlib is not installed (pip install --group bench)"
 
 Bench = Callable[[Config, OfficialClient | None], Result]
 BENCHMARKS: dict[str, Bench] = {

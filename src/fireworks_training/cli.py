@@ -51,20 +51,37 @@ def _checkpoints_parser(sub: Any) -> None:
     _connection_options(promote)
 
 
-# Commands of an extra: the module that fills their parser, what the extra installs.
-_EXTRA_COMMANDS = {
-    "emulator": (".emulator.command", ("starlette", "uvicorn", "numpy"), "run the emulator"),
-    "migrate": (".migrate.runner", ("libcst",), "rewrite legacy promote calls"),
+# Commands of an extra: the extra, the modules it installs, and (for a command that parses
+# its own arguments) the module that fills its parser.
+_EXTRA_COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "demo": ("emulator", ("starlette", "uvicorn"), None),
+    "emulator": ("emulator", ("starlette", "uvicorn"), ".emulator.command"),
+    "migrate": ("migrate", ("libcst",), ".migrate.runner"),
 }
+_EXTRA_HELP = {"emulator": "run the emulator", "migrate": "rewrite legacy promote calls"}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or half-removed install counts as missing
+        return False
+
+
+def missing_extra(command: str | None) -> str | None:
+    """The extra ``command`` needs and that is not installed, if any."""
+    extra, needs, _ = _EXTRA_COMMANDS.get(command or "", ("", (), None))
+    if extra and not all(_installed(module) for module in needs):
+        return extra
+    return None
 
 
 def _extra_commands(sub: Any, wanted: str | None) -> None:
-    """Add the commands whose extra is installed; import one only when it is ``wanted``."""
-    for name, (module, needs, help_text) in _EXTRA_COMMANDS.items():
-        if not all(importlib.util.find_spec(need) for need in needs):
-            continue  # the extra is not installed
+    """Add the commands of the extras; import a command's module only when it is ``wanted``."""
+    for name, help_text in _EXTRA_HELP.items():
         parser = sub.add_parser(name, help=help_text)
-        if name == wanted:
+        module = _EXTRA_COMMANDS[name][2]
+        if name == wanted and module is not None:
             importlib.import_module(module, __package__).add_arguments(parser)
 
 
@@ -181,7 +198,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _build_parser(argv[0] if argv else None).parse_args(argv)
+    command = argv[0] if argv else None
+    extra = missing_extra(command)
+    if extra is not None:
+        print(
+            f"error: 'fireworks-training {command}' needs the {extra} extra: "
+            f"pip install 'fireworks-training[{extra}]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    args = _build_parser(command).parse_args(argv)
     try:
         return _dispatch(args)
     except InvalidArgumentError as exc:
