@@ -8,13 +8,13 @@ dict-returning clients keeps working (``row["name"]``, ``row.get("promotable")``
 from __future__ import annotations
 
 import functools
-import json
 import re
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar, Self, TypeVar
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
 
@@ -172,12 +172,11 @@ class WireModel(BaseModel):
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
-        """Validate a JSON document; its object is remembered as with :meth:`model_validate`."""
-        model = super().model_validate_json(json_data, **kwargs)
-        data = json.loads(json_data)
-        if isinstance(data, Mapping):
-            _keep_wire(model, data)
-        return model
+        """Validate a JSON document; its object is remembered as with :meth:`model_validate`.
+
+        The document is parsed once (in pydantic-core); the object it holds is validated.
+        """
+        return cls.model_validate(pydantic_core.from_json(json_data), **kwargs)
 
     def __eq__(self, other: object) -> bool:
         # Fields only: the kept mapping and the lazily built wire dict are caches, and a row
