@@ -1,4 +1,4 @@
-"""The layer rules of DESIGN.md, checked on the import statements of every module."""
+"""The layer rules of docs/architecture.md, checked on the import statements of every module."""
 
 from __future__ import annotations
 

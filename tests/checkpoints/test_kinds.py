@@ -88,7 +88,7 @@ def test_sampler_type_parse_rejects(bad: object) -> None:
         SamplerCheckpointType.parse(bad)  # type: ignore[arg-type]
 
 
-# DOMAIN.md §2, every row for LoRA (rank 8) and full-parameter (rank 0).
+# The promotability table of docs/concepts.md: every row, LoRA (rank 8) and full (rank 0).
 # (how it was saved, has an earlier sampler save succeeded, LoRA promotable, full promotable)
 PROMOTABILITY = [
     ("workflow STATE", CheckpointKind.STATE, False, False, False),

@@ -1,4 +1,4 @@
-"""Submit retries and every retrieval branch of PROTOCOL.md §2.1."""
+"""Submit retries and every retrieval branch of docs/protocol.md §2.1 and §2.5."""
 
 from __future__ import annotations
 

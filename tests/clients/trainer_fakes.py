@@ -1,4 +1,4 @@
-"""A scripted trainer behind respx: records every request, answers like PROTOCOL.md §2."""
+"""A scripted trainer behind respx: records every request, answers like docs/protocol.md §2."""
 
 from __future__ import annotations
 
