@@ -3,7 +3,8 @@
 What is retried: idempotent calls on connection errors, timeouts, 408, 429, 500, 502, 503
 and 504, honouring ``Retry-After`` (capped), with exponential backoff and jitter, a bounded
 number of attempts and an overall deadline that no wait runs past (a ``Retry-After`` past
-it ends the call at once). Never 400/401/403/404/409/501.
+it ends the call at once). Never 400/401/403/404/409/501. ``PollTuning`` holds the budgets
+of the trainer's result polls. Both are public in ``fireworks_training.retries``.
 """
 
 from __future__ import annotations
