@@ -15,11 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admin import ADMIN_PREFIX, admin_routes
 from .backend import Backend, RecordedRequest
-from .control import control_routes
 from .faults import DROP_CONNECTION, DROP_RESPONSE, Fault, FaultRule
-from .trainer_routes import trainer_routes
+from .routes import ADMIN_PREFIX, all_routes
 from .wire import error_body
 
 __all__ = ["EmulatorApp", "build_app"]
@@ -143,6 +141,5 @@ class EmulatorApp:
 
 def build_app(backend: Backend) -> EmulatorApp:
     """The whole emulator as one ASGI app."""
-    routes = [*control_routes(backend), *trainer_routes(backend), *admin_routes(backend)]
     handlers = {404: _not_found, 405: _not_found}
-    return EmulatorApp(backend, Starlette(routes=routes, exception_handlers=handlers))
+    return EmulatorApp(backend, Starlette(routes=all_routes(backend), exception_handlers=handlers))

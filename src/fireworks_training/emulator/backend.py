@@ -59,7 +59,7 @@ class Backend:
         self.clock = Clock()
         self.store = Store(root)
         self.jobs = Jobs(self.store, self.clock, settings)
-        self.rows = Rows(self.store, self.clock, settings.account_id)
+        self.rows = Rows(self.store, self.clock, settings)
         self.promotions = Promotions(self.store, self.clock, settings, self.jobs, self.rows)
         self.trainers = Trainers(self.store, self.clock, settings, self.jobs, self.rows)
         self.faults = Faults()

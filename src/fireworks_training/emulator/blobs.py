@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..checkpoints.kinds import CheckpointType
+from . import kinds
 from .model import BigramModel, UserError
 
 __all__ = [
@@ -183,17 +183,6 @@ def sampler_bits(path: Path) -> NDArray[np.uint16]:
     return np.bitwise_xor(base, xor.reshape(base.shape))
 
 
-def checkpoint_type(path: Path) -> CheckpointType:
-    """The server's type for a checkpoint file, from its header."""
-    header = read_header(path)
-    content = header.get("content")
-    lora = int(header.get("lora_rank") or 0) > 0
-    if content == "state":
-        return CheckpointType.TRAINING_LORA if lora else CheckpointType.TRAINING
-    if content == "weights":
-        return CheckpointType.INFERENCE_BASE
-    if content == "adapter":
-        return CheckpointType.INFERENCE_LORA
-    if content == "delta":
-        return CheckpointType.INFERENCE_ARC_V2
-    return CheckpointType.UNSPECIFIED
+def checkpoint_type(path: Path) -> str:
+    """The server's ``checkpointType`` for a checkpoint file, read from its header."""
+    return kinds.classify(read_header(path))
