@@ -138,12 +138,15 @@ class Trainer:
             self.seq = 0
         return result
 
-    def submit(self, op: str, body: dict[str, Any], seq: int | None = None) -> str:
+    def submit(
+        self, op: str, body: dict[str, Any], seq: int | None = None, key: str | None = None
+    ) -> str:
         if seq is None:
             self.seq += 1
             seq = self.seq
         payload = {"model_id": self.model_id, "seq_id": seq, "type": op, **body}
-        response = self.http.post(self.api(op), json=payload)
+        headers = {"X-Idempotency-Key": key} if key else None
+        response = self.http.post(self.api(op), json=payload, headers=headers)
         response.raise_for_status()
         submitted = response.json()
         assert submitted["model_id"] == self.model_id
@@ -180,10 +183,14 @@ class Trainer:
         self.optim_step(lr)
         return float(loss)
 
-    def save_state(self, name: str, ttl_seconds: int | None = None) -> dict[str, Any]:
+    def save_state(
+        self, name: str, ttl_seconds: int | None = None, overwrite: bool | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"path": name}
         if ttl_seconds is not None:
             body["ttl_seconds"] = ttl_seconds
+        if overwrite is not None:
+            body["overwrite"] = overwrite
         return self.run("save_weights", body)
 
     def load_state(self, path: str, optimizer: bool) -> dict[str, Any]:

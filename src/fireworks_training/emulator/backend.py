@@ -33,6 +33,11 @@ class RecordedRequest(NamedTuple):
         """The path without its query string."""
         return self.path.partition("?")[0]
 
+    @property
+    def idempotency_key(self) -> str | None:
+        """The ``X-Idempotency-Key`` header the client sent, if any."""
+        return self.headers.get("x-idempotency-key")
+
     def __repr__(self) -> str:
         shown = {k: ("<redacted>" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
         return f"RecordedRequest({self.method!r}, {self.path!r}, {self.body!r}, {shown!r})"

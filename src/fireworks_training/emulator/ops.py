@@ -8,7 +8,7 @@ from typing import Any
 from . import blobs
 from .datums import parse_data, tensor_json
 from .model import AdamParams, BigramModel, UserError
-from .names import CROSS_JOB, checkpoint_id_problem, checkpoint_name
+from .names import CROSS_JOB, checkpoint_id_problem
 from .rows import Rows
 from .settings import Settings
 from .store import Store
@@ -84,6 +84,12 @@ class Ops:
 
     def _save_state(self, job_id: str, live: LiveModel, body: dict[str, Any]) -> dict[str, Any]:
         name = _checkpoint_id(body.get("path"))
+        replace = body.get("overwrite") is True or self._settings.legacy_state_overwrite
+        if not replace and self._rows.find(job_id, name) is not None:
+            raise UserError(
+                f"checkpoint {name!r} already exists in trainer job {job_id!r}; "
+                "save it with overwrite=true to replace it"
+            )
         blobs.write_state(self._store.checkpoint_path(job_id, name), live.model)
         self._rows.record(job_id, name, body.get("ttl_seconds"))
         return {"type": "save_weights", "path": f"{CROSS_JOB}{job_id}/{name}"}
@@ -122,5 +128,6 @@ class Ops:
             live.last_base = name
         self._rows.record(job_id, name, body.get("ttl_seconds"))
         self._store.jobs[job_id].sampler_saves += 1
-        identity = checkpoint_name(self._settings.account_id, job_id, name)
-        return {"type": "save_weights_for_sampler", "path": identity}
+        # The snapshot identity is the name as sent; a deployment attached to this job
+        # resolves it in the job's bucket.
+        return {"type": "save_weights_for_sampler", "path": name}

@@ -24,7 +24,9 @@ class Settings:
     after ``promotion_seconds``), ``legacy_async_promotion`` (reject the opt-in as an older
     server does), ``job_start_seconds`` (PENDING before RUNNING).
     Trainers: ``long_poll_seconds`` (how long ``retrieve_future`` holds a pending request),
-    ``future_ttl_seconds`` (a finished future's lifetime).
+    ``future_ttl_seconds`` (a finished future's lifetime), ``legacy_state_overwrite`` (a
+    ``save_weights`` under an existing name replaces it whatever ``overwrite`` says, as this
+    emulator did before it honoured the flag).
     State changes after a duration (a job starting, a promotion finishing, a future expiring)
     follow the emulator's clock, which ``Emulator.advance_time`` moves; ``long_poll_seconds``
     is wall time.
@@ -37,6 +39,7 @@ class Settings:
     promotion_mode: str = "sync"
     promotion_seconds: float = 1.0
     legacy_async_promotion: bool = False
+    legacy_state_overwrite: bool = False
     long_poll_seconds: float = 5.0
     job_start_seconds: float = 0.0
     future_ttl_seconds: float = 3600.0
@@ -73,6 +76,7 @@ class SettingsOverrides(TypedDict, total=False):
     promotion_mode: str
     promotion_seconds: float
     legacy_async_promotion: bool
+    legacy_state_overwrite: bool
     long_poll_seconds: float
     job_start_seconds: float
     future_ttl_seconds: float

@@ -2,8 +2,8 @@
 
 One :class:`Trainer` per job generation: preemption throws it away (waiting futures fail)
 and ``:resume`` starts a fresh one, as a restarted trainer process would. Ops of one model
-run in ``seq_id`` order; a repeated ``(model_id, seq_id)`` answers the original request id;
-an op above a gap waits for the missing lower ones.
+run in ``seq_id`` order; a repeated ``(model_id, seq_id)`` or a repeated ``X-Idempotency-Key``
+answers the original request id; an op above a gap waits for the missing lower ones.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Future:
     model_id: str
     op: str
     body: dict[str, Any]
+    idempotency_key: str | None = None
     result: dict[str, Any] | None = None
     done_us: int | None = None
 
@@ -59,7 +60,14 @@ class Trainer:
     sessions: set[str] = field(default_factory=set)
     models: dict[str, QueuedModel] = field(default_factory=dict)
     created: dict[tuple[str, int], str] = field(default_factory=dict)
+    by_key: dict[str, str] = field(default_factory=dict)  # X-Idempotency-Key -> request id
     latest_model: str | None = None
+
+    def submitted(self, fut: Future) -> dict[str, Any]:
+        """The submit answer for ``fut``, remembering its idempotency key."""
+        if fut.idempotency_key:
+            self.by_key.setdefault(fut.idempotency_key, fut.request_id)
+        return {"request_id": fut.request_id, "model_id": fut.model_id}
 
 
 def _failure(message: str, category: str) -> dict[str, Any]:
@@ -137,19 +145,23 @@ class Trainers(Service):
                 )
             return {"type": "session_heartbeat"}
 
-    def create_model(self, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_model(
+        self, job_id: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit ``create_model``: a fresh model from the base weights, as a future."""
         with self._lock:
             trainer = self.running(job_id)
+            repeated = self._repeated(trainer, idempotency_key)
+            if repeated is not None:
+                return repeated
             session_id, model_seq = body.get("session_id"), body.get("model_seq_id", 0)
             if session_id not in trainer.sessions:
                 raise ApiError(404, f"session {session_id!r} not found", reason="NOT_FOUND")
             key = (str(session_id), int(model_seq) if isinstance(model_seq, int) else 0)
             if key in trainer.created:
-                fut = self._futures[trainer.created[key]]
-                return {"request_id": fut.request_id, "model_id": fut.model_id}
+                return trainer.submitted(self._futures[trainer.created[key]])
             model_id = f"model-{secrets.token_hex(6)}"
-            fut = self._new_future(job_id, model_id, "create_model", body)
+            fut = self._new_future(job_id, model_id, "create_model", body, idempotency_key)
             trainer.created[key] = fut.request_id
             try:
                 model = self._build_model(job_id, body)
@@ -159,7 +171,7 @@ class Trainers(Service):
                 trainer.models[model_id] = QueuedModel(model_id, model)
                 trainer.latest_model = model_id
                 self._finish(fut, {"type": "create_model", "model_id": model_id})
-            return {"request_id": fut.request_id, "model_id": model_id}
+            return trainer.submitted(fut)
 
     def _build_model(self, job_id: str, body: dict[str, Any]) -> BigramModel:
         job = self._jobs.get(job_id)
@@ -177,18 +189,31 @@ class Trainers(Service):
 
     # -- futures --------------------------------------------------------------------------
 
-    def _new_future(self, job_id: str, model_id: str, op: str, body: dict[str, Any]) -> Future:
-        fut = Future(f"req-{secrets.token_hex(8)}", job_id, model_id, op, body)
+    def _new_future(
+        self, job_id: str, model_id: str, op: str, body: dict[str, Any], key: str | None
+    ) -> Future:
+        fut = Future(f"req-{secrets.token_hex(8)}", job_id, model_id, op, body, key)
         self._futures[fut.request_id] = fut
         return fut
+
+    def _repeated(self, trainer: Trainer, key: str | None) -> dict[str, Any] | None:
+        """The original answer when ``key`` was already submitted to this trainer process."""
+        if key is None or key not in trainer.by_key:
+            return None
+        return trainer.submitted(self._futures[trainer.by_key[key]])
 
     def _finish(self, fut: Future, result: dict[str, Any]) -> None:
         fut.result, fut.done_us = result, self._clock.now_us()
 
-    def submit(self, job_id: str, op: str, body: dict[str, Any]) -> dict[str, Any]:
+    def submit(
+        self, job_id: str, op: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Queue an op by ``seq_id``; run every op whose turn has come."""
         with self._lock:
             trainer = self.running(job_id)
+            repeated = self._repeated(trainer, idempotency_key)
+            if repeated is not None:
+                return repeated
             model_id = body.get("model_id")
             live = trainer.models.get(model_id) if isinstance(model_id, str) else None
             if live is None:
@@ -199,14 +224,14 @@ class Trainers(Service):
             if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
                 raise ApiError(400, f"seq_id must be a positive integer, got {seq!r}")
             if seq in live.by_seq:
-                return {"request_id": live.by_seq[seq], "model_id": live.model_id}
-            fut = self._new_future(job_id, live.model_id, op, body)
+                return trainer.submitted(self._futures[live.by_seq[seq]])
+            fut = self._new_future(job_id, live.model_id, op, body, idempotency_key)
             live.by_seq[seq] = fut.request_id
             live.waiting[seq] = fut
             while live.next_seq in live.waiting:
                 self._run(job_id, live, live.waiting.pop(live.next_seq))
                 live.next_seq += 1
-            return {"request_id": fut.request_id, "model_id": live.model_id}
+            return trainer.submitted(fut)
 
     def poll(self, job_id: str, request_id: str) -> dict[str, Any] | None:
         """The result of a future, None while pending; 410 when unknown or expired."""

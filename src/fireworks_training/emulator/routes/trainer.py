@@ -24,6 +24,7 @@ FUTURE_OPS = (
     "load_weights",
     "save_weights_for_sampler",
 )
+IDEMPOTENCY_HEADER = "x-idempotency-key"
 _POLL_INTERVAL_S = 0.01
 
 
@@ -52,14 +53,22 @@ def trainer_routes(backend: Backend) -> list[Route]:
 
     async def create_model(request: Request) -> Any:
         job = job_of(request)
-        return trainers.create_model(job, await read_json(request))
+        body = await read_json(request)
+        return trainers.create_model(job, body, request.headers.get(IDEMPOTENCY_HEADER))
 
     def submitter(op: str) -> Handler:
         async def submit(request: Request) -> Any:
             job = job_of(request)
-            return trainers.submit(job, op, await read_json(request))
+            body = await read_json(request)
+            return trainers.submit(job, op, body, request.headers.get(IDEMPOTENCY_HEADER))
 
         return submit
+
+    async def telemetry(request: Request) -> Any:
+        # The official training client posts its events here by default; accept them.
+        backend.jobs.get(job_of(request))
+        await read_json(request)
+        return {"status": "accepted"}
 
     async def retrieve(request: Request) -> Any:
         job = job_of(request)
@@ -92,5 +101,6 @@ def trainer_routes(backend: Backend) -> list[Route]:
         route("create_model", create_model),
         route("retrieve_future", retrieve),
         route("list_checkpoints", list_checkpoints, "GET"),
+        route("telemetry", telemetry),
         *(route(op, submitter(op)) for op in FUTURE_OPS),
     ]
