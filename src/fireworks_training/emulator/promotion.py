@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 import shutil
+from pathlib import Path
 from typing import Any
 
 from . import kinds
@@ -28,6 +31,10 @@ def _unknown_field(name: str) -> ApiError:
         f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.',
         reason="INVALID_ARGUMENT",
     )
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class Promotions(Service):
@@ -124,18 +131,56 @@ class Promotions(Service):
             create_us=now,
             ready_us=ready,
         )
-        self._store.models[model_id] = record
-        source = self._store.checkpoint_path(job_id, checkpoint_id)
-        if row.has_file and source.exists():
-            self._store.model_path(model_id).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, self._store.model_path(model_id))
-        if not is_async:
-            self._store.save()
+        if row.has_file:
+            self._copy_weights(job_id, checkpoint_id, model_id)
+        op = None if not is_async else OperationRecord(secrets.token_hex(8), model_id, now, ready)
+        self._publish(record, op)
+        if op is None:
             return {"model": self._model_json(record)}
-        op = OperationRecord(secrets.token_hex(8), model_id, now, ready)
-        self._store.operations[op.operation_id] = op
-        self._store.save()
         return {"operation": self._operation_json(op)}
+
+    def _copy_weights(self, job_id: str, checkpoint_id: str, model_id: str) -> None:
+        """Copy the checkpoint's blob to the model's place and verify it, or raise a 500.
+
+        Runs before the model exists, so a failure leaves nothing behind.
+        """
+        source = self._store.checkpoint_path(job_id, checkpoint_id)
+        target = self._store.model_path(model_id)
+        staged = target.with_name(target.name + ".staging")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, staged)
+            if _digest(staged) != _digest(source):
+                raise OSError("the copy differs from the checkpoint")
+            os.replace(staged, target)
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            raise ApiError(
+                500,
+                f"promotion of checkpoint {checkpoint_id!r} of trainer job {job_id!r} failed, "
+                f"no model was created: cannot copy its weights ({exc.strerror or exc})",
+                reason="PROMOTION_FAILED",
+                status_name="DATA_LOSS",
+            ) from exc
+
+    def _publish(self, record: ModelRecord, op: OperationRecord | None) -> None:
+        """Add the model (and its operation) and persist them; undo all of it on failure."""
+        self._store.models[record.model_id] = record
+        if op is not None:
+            self._store.operations[op.operation_id] = op
+        try:
+            self._store.save()
+        except OSError as exc:
+            del self._store.models[record.model_id]
+            if op is not None:
+                del self._store.operations[op.operation_id]
+            self._store.model_path(record.model_id).unlink(missing_ok=True)
+            raise ApiError(
+                500,
+                f"promotion to model {record.model_id!r} failed, no model was created: "
+                f"cannot record it ({exc.strerror or exc})",
+                reason="PROMOTION_FAILED",
+            ) from exc
 
     def _model_json(self, record: ModelRecord) -> dict[str, Any]:
         ready = record.ready_us <= self._clock.now_us()
