@@ -6,12 +6,15 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .deployments import Deployments
 from .faults import Faults
 from .held import HeldRequests
 from .jobs import FAILED, Jobs
 from .promotion import Promotions
 from .rows import Rows
+from .serving import Serving
 from .settings import Settings
+from .snapshots import Snapshots
 from .store import Clock, Store
 from .trainer import Trainers
 
@@ -67,6 +70,9 @@ class Backend:
         self.rows = Rows(self.store, self.clock, settings)
         self.promotions = Promotions(self.store, self.clock, settings, self.jobs, self.rows)
         self.trainers = Trainers(self.store, self.clock, settings, self.jobs, self.rows)
+        self.deployments = Deployments(self.store, self.clock, settings, self.jobs)
+        snapshots = Snapshots(self.store, self.rows, settings.account_id)
+        self.serving = Serving(self.store, self.clock, settings, self.deployments, snapshots)
         self.faults = Faults()
         self.request_log = RequestLog()
         self.long_polls = HeldRequests()  # retrieve_future requests waiting, per job

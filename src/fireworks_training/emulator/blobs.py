@@ -25,7 +25,9 @@ from .model import BigramModel, UserError
 
 __all__ = [
     "Blob",
+    "apply_delta",
     "bf16_bits",
+    "bf16_float",
     "checkpoint_type",
     "read_blob",
     "read_header",
@@ -178,9 +180,18 @@ def sampler_bits(path: Path) -> NDArray[np.uint16]:
         return blob.arrays["W"].copy()
     if content != "delta":
         raise UserError(f"{path.name} holds no full weight matrix ({content})")
-    base = sampler_bits(path.with_name(blob.header["base"]))
-    xor = np.frombuffer(zlib.decompress(blob.arrays["W"].tobytes()), np.uint16)
+    return apply_delta(sampler_bits(path.with_name(blob.header["base"])), blob)
+
+
+def apply_delta(base: NDArray[np.uint16], delta: Blob) -> NDArray[np.uint16]:
+    """``base XOR delta``: the bits a delta save holds, given the bits of its base."""
+    xor = np.frombuffer(zlib.decompress(delta.arrays["W"].tobytes()), np.uint16)
     return np.bitwise_xor(base, xor.reshape(base.shape))
+
+
+def bf16_float(bits: NDArray[np.uint16]) -> NDArray[np.float32]:
+    """bfloat16 bit patterns as float32 values (exact)."""
+    return (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 def checkpoint_type(path: Path) -> str:

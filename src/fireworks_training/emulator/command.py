@@ -26,6 +26,8 @@ _SECONDS = (
     "promotion_seconds",
     "long_poll_seconds",
     "job_start_seconds",
+    "deployment_start_seconds",
+    "hotload_seconds",
 )
 _KEY_ENV = "FIREWORKS_API_KEY"
 _URL_ENV = "FIREWORKS_BASE_URL"

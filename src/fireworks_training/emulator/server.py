@@ -14,12 +14,13 @@ from numpy.typing import NDArray
 
 from .app import build_app
 from .backend import Backend, RequestLog
+from .deployment_admin import DeploymentAdmin
 from .faults import Faults
+from .model import DEFAULT_BASE_MODEL
 from .settings import Settings, SettingsOverrides
 
 __all__ = ["DEFAULT_BASE_MODEL", "Emulator", "bind_socket", "make_config"]
 
-DEFAULT_BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 10.0
 
@@ -49,8 +50,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class Emulator:
-    """The Fireworks control plane and trainers, offline, on ``base_url``.
+class Emulator(DeploymentAdmin):
+    """The Fireworks control plane, trainers and deployments, offline, on ``base_url``.
 
     Use it as a context manager (or call :meth:`start` and :meth:`close`). With
     ``state_dir=None`` everything lives in a temporary directory removed on close; with a

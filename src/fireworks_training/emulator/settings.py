@@ -27,6 +27,11 @@ class Settings:
     ``future_ttl_seconds`` (a finished future's lifetime), ``legacy_state_overwrite`` (a
     ``save_weights`` under an existing name replaces it whatever ``overwrite`` says, as this
     emulator did before it honoured the flag).
+    Deployments: ``deployment_start_seconds`` (CREATING or UPDATING before READY),
+    ``deployment_delete_seconds`` (DELETING before gone), ``hotload_seconds`` (a hot-load's
+    download time), ``legacy_reset_prompt_cache`` (refuse that signal field, as an older
+    gateway does), ``sync_swap_busy`` (a SYNC deployment answers 425 while every replica
+    swaps weights).
     State changes after a duration (a job starting, a promotion finishing, a future expiring)
     follow the emulator's clock, which ``Emulator.advance_time`` moves; ``long_poll_seconds``
     is wall time.
@@ -43,6 +48,11 @@ class Settings:
     long_poll_seconds: float = 5.0
     job_start_seconds: float = 0.0
     future_ttl_seconds: float = 3600.0
+    deployment_start_seconds: float = 0.0
+    deployment_delete_seconds: float = 0.0
+    hotload_seconds: float = 0.0
+    legacy_reset_prompt_cache: bool = False
+    sync_swap_busy: bool = True
 
     def __post_init__(self) -> None:
         self.set_promotion_mode(self.promotion_mode, self.promotion_seconds)
@@ -80,3 +90,8 @@ class SettingsOverrides(TypedDict, total=False):
     long_poll_seconds: float
     job_start_seconds: float
     future_ttl_seconds: float
+    deployment_start_seconds: float
+    deployment_delete_seconds: float
+    hotload_seconds: float
+    legacy_reset_prompt_cache: bool
+    sync_swap_busy: bool

@@ -150,8 +150,7 @@ class Trainers(Service):
     ) -> dict[str, Any]:
         """Submit ``create_model``: a fresh model from the base weights, as a future."""
         with self._lock:
-            trainer = self.running(job_id)
-            repeated = self._repeated(trainer, idempotency_key)
+            trainer, repeated = self._open(job_id, idempotency_key)
             if repeated is not None:
                 return repeated
             session_id, model_seq = body.get("session_id"), body.get("model_seq_id", 0)
@@ -196,11 +195,12 @@ class Trainers(Service):
         self._futures[fut.request_id] = fut
         return fut
 
-    def _repeated(self, trainer: Trainer, key: str | None) -> dict[str, Any] | None:
-        """The original answer when ``key`` was already submitted to this trainer process."""
+    def _open(self, job_id: str, key: str | None) -> tuple[Trainer, dict[str, Any] | None]:
+        """The running trainer, and the original answer if ``key`` was submitted to it."""
+        trainer = self.running(job_id)
         if key is None or key not in trainer.by_key:
-            return None
-        return trainer.submitted(self._futures[trainer.by_key[key]])
+            return trainer, None
+        return trainer, trainer.submitted(self._futures[trainer.by_key[key]])
 
     def _finish(self, fut: Future, result: dict[str, Any]) -> None:
         fut.result, fut.done_us = result, self._clock.now_us()
@@ -210,8 +210,7 @@ class Trainers(Service):
     ) -> dict[str, Any]:
         """Queue an op by ``seq_id``; run every op whose turn has come."""
         with self._lock:
-            trainer = self.running(job_id)
-            repeated = self._repeated(trainer, idempotency_key)
+            trainer, repeated = self._open(job_id, idempotency_key)
             if repeated is not None:
                 return repeated
             model_id = body.get("model_id")
