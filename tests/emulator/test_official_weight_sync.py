@@ -2,7 +2,8 @@
 
 Its ``DeploymentManager`` creates a deployment attached to a trainer job, its training client
 trains there, its ``WeightSyncer`` saves and hot-loads a base then (full-parameter) a delta,
-and its sampling client samples and scores a prompt. The client runs in its own cached
+and its sampling client samples and scores a prompt; then it scales the deployment to zero
+and deletes it. The client runs in its own cached
 virtualenv (``benchmarks/official.py``).
 """
 
@@ -62,6 +63,18 @@ print(json.dumps({
 }))
 """
 
+CLEANUP = """
+import json, sys
+from fireworks.training.sdk import DeploymentManager
+
+base_url, key, deployment_id = sys.argv[1:4]
+manager = DeploymentManager(api_key=key, base_url=base_url)
+manager.scale_to_zero(deployment_id)
+scaled = manager.get(deployment_id)
+manager.delete(deployment_id)
+print(json.dumps({"job": scaled.hot_load_trainer_job, "gone": manager.get(deployment_id) is None}))
+"""
+
 
 @pytest.fixture(scope="module")
 def reference() -> OfficialClient:
@@ -116,6 +129,16 @@ def test_official_full_parameter_weight_sync(reference: OfficialClient, emu: Emu
     served = blobs.bf16_bits(_served(emu))
     assert (served == blobs.bf16_bits(emu.weights(job))).all()  # the official client trained it
     _check_sampling(emu, out)
+
+    cleaned = reference.run(CLEANUP, emu.base_url, emu.api_key, "official", timeout=120)
+    # scale_to_zero PATCHes without an updateMask: the server resets every field it left out,
+    # the trainer attachment included (an edge of the official client, shown faithfully).
+    (scale,) = [e for e in emu.request_log if e.method == "PATCH"]
+    assert (scale.path, scale.body) == (
+        "/v1/accounts/emulator/deployments/official",
+        {"maxReplicaCount": 0, "minReplicaCount": 0},
+    )
+    assert cleaned == {"job": None, "gone": True}
 
 
 def test_official_lora_weight_sync(reference: OfficialClient, emu: Emulator) -> None:
