@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -175,3 +177,16 @@ def test_fault_rules_apply_to_the_new_routes(
     assert response.headers["Retry-After"] == "2"
     assert rule.injected == 1
     assert emu.request_log[-1].route == path
+
+
+def test_a_restarted_emulator_keeps_the_resource_not_the_snapshot(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Emulator(state) as first:
+        job = first.create_trainer_job(job_id="kept")
+        deployment_id = first.create_deployment("kept-deploy", hot_load_trainer_job=job)
+        resource = {k: v for k, v in first.deployment(deployment_id).items() if k != "ledger"}
+    with Emulator(state) as second:
+        again = second.deployment(deployment_id)
+        assert again["hotLoadTrainerJob"] == resource["hotLoadTrainerJob"]
+        assert again["createTime"] == resource["createTime"]
+        assert [r["current_snapshot_identity"] for r in again["replicas"]] == [None]
