@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import warnings
@@ -10,9 +11,12 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fireworks_training.checkpoints import ledger as ledger_module
-from fireworks_training.checkpoints.ledger import Ledger, LedgerRecord, LedgerWarning
+from fireworks_training.checkpoints.ledger import Ledger, LedgerRecord, LedgerWarning, parse_record
+from fireworks_training.checkpoints.ledger import local as ledger_module
+from fireworks_training.checkpoints.ledger.reading import BackwardLines
 
 
 def rec(name: str, step: int, **extra: object) -> LedgerRecord:
@@ -228,3 +232,91 @@ def test_a_failed_dataloader_write_keeps_the_old_file(
     assert ledger.dataloader_path.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataloader.json"]
     assert ledger.read_dataloader() == {"step-5": 20}
+
+
+# Reading backwards in linear time -----------------------------------------------------
+
+
+def test_a_long_unterminated_tail_is_read_in_linear_work(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.jsonl"
+    size = 32 * 2**20
+    with path.open("wb") as f:
+        f.write(rec("step-1", 1).to_line())
+        f.write(b"x" * size)  # a 32 MB last line with no newline: 512 blocks of 64 KiB
+    with path.open("rb") as f:
+        reader = BackwardLines(f)
+        lines = list(reader)
+    assert [len(line) for line in lines] == [size, len(rec("step-1", 1).to_line()) - 1]
+    total = path.stat().st_size
+    assert reader.bytes_read == total  # every byte read once
+    assert reader.bytes_joined <= total  # and copied into a line at most once more
+    ledger = Ledger(tmp_path)
+    with pytest.warns(LedgerWarning, match="line 1 from the end"):
+        assert [r.name for r in ledger.newest_first()] == ["step-1"]
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    st.booleans(),
+    st.integers(min_value=1, max_value=17),
+)
+def test_backward_lines_match_a_forward_split(lines: list[bytes], ends: bool, block: int) -> None:
+    data = b"\n".join(lines) + (b"\n" if ends else b"")
+    expected = [line for line in data.split(b"\n") if line.strip()]
+    expected.reverse()
+    reader = BackwardLines(io.BytesIO(data), block=block)
+    assert list(reader) == expected
+    assert reader.bytes_read == len(data)
+    assert reader.bytes_joined <= len(data)
+
+
+# Reading field by field ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "kept", "dropped"),
+    [
+        ({"name": "step-1", "step": "1"}, {"name": "step-1"}, ["step"]),
+        ({"name": "step-1", "state_path": "/abs/step-1"}, {"name": "step-1"}, ["state_path"]),
+        ({"name": "step-1", "data_consumed": True}, {"name": "step-1"}, ["data_consumed"]),
+        ({"name": "step-1", "base_model": ""}, {"name": "step-1"}, ["base_model"]),
+        ({"name": "s", "schema": 9, "new": [1]}, {"name": "s", "schema": 9, "new": [1]}, []),
+        ({"name": "s", "step": None}, {"name": "s"}, []),
+    ],
+)
+def test_value_fields_that_do_not_hold_are_dropped(
+    data: dict[str, object], kept: dict[str, object], dropped: list[str]
+) -> None:
+    record, problems = parse_record(data)
+    assert record is not None
+    assert record.to_json() == kept
+    assert [p.split("=", 1)[0] for p in problems] == dropped
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"step": 1},
+        {"name": "../etc"},
+        {"name": "step-1", "source_job_id": "a/b"},
+        {"name": "step-1", "source_job_id": 3},
+        ["name"],
+        "step-1",
+    ],
+)
+def test_records_without_a_valid_identity_are_skipped(data: object) -> None:
+    record, problems = parse_record(data)
+    assert record is None
+    assert problems
+
+
+def test_commit_writes_the_cursor_then_the_line_and_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    record = rec("step-5", 5, data_consumed=20)
+    assert ledger.commit(record)
+    assert not ledger.commit(record)
+    assert ledger.read_dataloader() == {"step-5": 20}
+    assert ledger.records() == [record]
+    assert ledger.data_consumed_of("step-5", "job-a") == 20
+    assert ledger.find("step-5", "job-a") == record
+    assert ledger.find("step-5", "other-job") == record  # a line without a job id
