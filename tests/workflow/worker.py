@@ -61,8 +61,19 @@ def _tear_ledger_at(step: int) -> None:
     Ledger._append_line = torn_append  # type: ignore[method-assign]
 
 
-def run(target: Target, *, steps: int, interval: int, report: bool = False) -> Started:
-    """Resume (if anything was saved) and train to ``steps``; returns where it started."""
+def run(
+    target: Target,
+    *,
+    steps: int,
+    interval: int,
+    report: bool = False,
+    crash_after: int | None = None,
+) -> Started:
+    """Resume (if anything was saved) and train to ``steps``; returns where it started.
+
+    With ``crash_after`` the loop raises ``SimulatedCrashError`` after that step, leaving
+    everything as a process that died there would (nothing closed or released).
+    """
     trainer_url = (
         f"{target.base_url}/training/v1/rlorTrainerJobs/{target.account_id}/{target.job_id}"
     )
@@ -93,7 +104,15 @@ def run(target: Target, *, steps: int, interval: int, report: bool = False) -> S
                 print(f"step {step}", flush=True)
 
         start = TrainResult(started.step, started.data_consumed)
-        train(trainer, ckpt, start=start, steps=steps, sync_every=0, on_step=say)
+        train(
+            trainer,
+            ckpt,
+            start=start,
+            steps=steps,
+            sync_every=0,
+            on_step=say,
+            crash_after=crash_after,
+        )
         ckpt.close()
         return started
 

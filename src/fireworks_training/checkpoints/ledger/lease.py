@@ -100,12 +100,16 @@ class _Claim:
             return None
 
 
-def _gone(holder: Holder) -> bool:
-    """True when ``holder`` provably no longer runs (or is an older writer of this process)."""
-    if holder.machine != this_machine():
+def _gone(holder: Holder, me: Holder) -> bool:
+    """True when ``holder`` provably no longer runs, as ``me`` (this process) can tell.
+
+    Only a holder on this very machine can be checked; an earlier writer of this process,
+    or of a process whose pid this one now has, is no rival either.
+    """
+    if holder.machine != me.machine or me.machine != this_machine():
         return False
-    if holder.pid == os.getpid():
-        return True  # this process now, or a pid reused by this process: not a rival
+    if holder.pid == me.pid:
+        return True
     try:
         os.kill(holder.pid, 0)
     except ProcessLookupError:
@@ -170,7 +174,7 @@ class Lease:
         self.renewed_at = self.clock()
 
     def _check_free(self, current: _Claim) -> None:
-        if current.expires_at <= self.clock() or _gone(current.holder):
+        if current.expires_at <= self.clock() or _gone(current.holder, self.holder):
             return
         raise LogPathInUseError(
             f"{self.objects.location} is in use by {current.holder.label} (lease until "
@@ -195,10 +199,13 @@ class Lease:
         self.renewed_at = self.clock()
 
     def check(self) -> None:
-        """Raise :class:`LogPathInUseError` when another writer took over."""
-        if self.epoch is None or not self.objects.exists(self._key(self.epoch + 1)):
+        """Raise :class:`LogPathInUseError` when another writer took over (one read)."""
+        if self.epoch is None:
             return
-        taker = _Claim.parse(self.objects.read(self._key(self.epoch + 1)))
+        taken = self.objects.read(self._key(self.epoch + 1))
+        if taken is None:
+            return
+        taker = _Claim.parse(taken)
         who = taker.holder.label if taker is not None else "another writer"
         self.epoch = None
         raise LogPathInUseError(
@@ -209,7 +216,7 @@ class Lease:
         """End this writer's claim at once (a later writer need not wait for it)."""
         if self.epoch is None:
             return
-        if not self.objects.exists(self._key(self.epoch + 1)):
+        if self.objects.read(self._key(self.epoch + 1)) is None:
             claim = _Claim(self.holder, 0.0)
             self.objects.replace(self._key(self.epoch), claim.to_bytes())
         self.epoch = None

@@ -1,8 +1,8 @@
 """Small immutable objects under a root: what the remote ledger and every lease are built on.
 
-Five operations, each one request on an object store: ``names`` (one listing),
-``read``, ``create`` (fails with ``FileExistsError`` when the object exists: a conditional
-put, ``If-None-Match: *`` on S3), ``replace`` and ``exists``. Two backends: a local folder
+Four operations, each one request on an object store: ``names`` (one listing),
+``read`` (None when missing), ``create`` (fails with ``FileExistsError`` when the object
+exists: a conditional put, ``If-None-Match: *`` on S3) and ``replace``. Two backends: a local folder
 (``O_EXCL`` creates, fsynced; atomic renames) and any fsspec filesystem.
 """
 
@@ -40,10 +40,6 @@ class Objects(Protocol):
 
     def replace(self, key: str, data: bytes) -> None:
         """Write an object whole, over any previous one."""
-        ...
-
-    def exists(self, key: str) -> bool:
-        """Whether the object exists."""
         ...
 
 
@@ -93,15 +89,13 @@ class LocalObjects:
             raise
         fsync_dir(path.parent)
 
-    def exists(self, key: str) -> bool:
-        return (self.root / key).exists()
-
 
 class FsspecObjects:
     """Objects on an fsspec filesystem (S3, GCS, Azure, memory, ...).
 
     Listings bypass fsspec's listing cache: another writer may have added objects since.
-    Failures other than "exists" and "not found" become :class:`LedgerStorageError`.
+    A missing object reads as None; other failures (a missing bucket, a refused write)
+    become :class:`LedgerStorageError`.
     """
 
     def __init__(self, fs: Any, root: str, location: str) -> None:
@@ -115,8 +109,8 @@ class FsspecObjects:
     def _call(self, what: str, key: str, action: Callable[[], T]) -> T:
         try:
             return action()
-        except (FileExistsError, FileNotFoundError):
-            raise
+        except FileExistsError:
+            raise  # a conditional create that found the object: the caller decides
         except Exception as exc:  # any backend's failure, reported in one line
             message = " ".join(str(exc).split()) or type(exc).__name__
             raise LedgerStorageError(
@@ -151,13 +145,6 @@ class FsspecObjects:
 
     def replace(self, key: str, data: bytes) -> None:
         self._call("write", key, lambda: self.fs.pipe_file(self._path(key), data))
-
-    def exists(self, key: str) -> bool:
-        def check() -> bool:
-            self.fs.invalidate_cache(self._path(key))
-            return bool(self.fs.exists(self._path(key)))
-
-        return self._call("check", key, check)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -68,7 +68,7 @@ def redact_url(url: str) -> str:
     """``url`` without user, password, query or fragment: safe to show."""
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{host}{parts.path}".rstrip("/")
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
 def _local_path(url: str) -> str:
@@ -96,6 +96,11 @@ def open_ledger(
 
 def _fsspec_objects(url: str, storage_options: Mapping[str, Any] | None) -> FsspecObjects:
     location = redact_url(url)
+    if "@" in urlsplit(url).netloc:
+        raise LogPathError(
+            f"log_path {location!r} carries credentials in its URL; take them from the "
+            "environment, a profile, or storage_options"
+        )
     try:
         fsspec: Any = importlib.import_module("fsspec")  # untyped; imported only for URLs
     except ImportError:

@@ -10,11 +10,11 @@ Each record is one small immutable object, written once with a conditional creat
 in write order and no listing needs more than a group of 1,000 names. A save writes its
 cursor, then its record; a writer that finds its record number taken has a rival and stops.
 
-Requests, whatever the number of records ``n`` (listings of at most 1,000 names are one
-request): the newest record or a name's newest record, 3 (list groups, list the newest
-group, read); the next sequence number, 2; taking the lease, 3; a save, 2 (lease renewal) +
-2 (cursor, record). Groups number ``n / 1000``, so listing them is one request up to a
-million records.
+Requests, whatever the number of records ``n`` (a listing of at most 1,000 names is one
+request): a checkpoint's newest record or cursor, 3 (list its groups, list the newest group,
+read); the newest record overall, 3; the next record number, 2 (once per writer); a commit, 2
+conditional puts. Groups number ``n / 1000``, so listing them is one request up to a million
+records. On S3 (s3fs) a read of a missing object costs 2 (HEAD, then a listing).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .lease import DEFAULT_LEASE_TTL_S, Lease
 from .objects import Objects
 from .record import LedgerRecord, LedgerWarning, parse_record
 
-__all__ = ["RemoteLedger"]
+__all__ = ["GROUP_SIZE", "RemoteLedger", "object_keys"]
 
 _SEQ_DIGITS = 12
 _GROUP_DIGITS = 9
@@ -44,6 +44,13 @@ def _numbered(names: list[str]) -> list[tuple[int, str]]:
             found.append((int(digits), name))
     found.sort(reverse=True)
     return found
+
+
+def object_keys(seq: int, name: str, writer: str) -> tuple[str, str]:
+    """The keys of record number ``seq`` (checkpoint ``name``): its cursor, then itself."""
+    group = f"{seq // GROUP_SIZE:0{_GROUP_DIGITS}d}"
+    number = f"{seq:0{_SEQ_DIGITS}d}"
+    return f"cursors/{name}/{group}/{number}-{writer}.json", f"records/{group}/{number}.json"
 
 
 class RemoteLedger:
@@ -70,13 +77,10 @@ class RemoteLedger:
             return False
         seq = self._sequence()
         data = record.to_line()
-        group = f"{seq // GROUP_SIZE:0{_GROUP_DIGITS}d}"
-        number = f"{seq:0{_SEQ_DIGITS}d}"
-        self.objects.create(
-            f"cursors/{record.name}/{group}/{number}-{self.lease.holder.writer}.json", data
-        )
+        cursor_key, record_key = object_keys(seq, record.name, self.lease.holder.writer)
+        self.objects.create(cursor_key, data)
         try:
-            self.objects.create(f"records/{group}/{number}.json", data)
+            self.objects.create(record_key, data)
         except FileExistsError:
             self._next_seq = None
             raise LogPathInUseError(
