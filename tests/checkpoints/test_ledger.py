@@ -291,7 +291,12 @@ def test_backward_lines_match_a_forward_split(lines: list[bytes], ends: bool, bl
     ("data", "kept", "dropped"),
     [
         ({"name": "step-1", "step": "1"}, {"name": "step-1"}, ["step"]),
-        ({"name": "step-1", "state_path": "/abs/step-1"}, {"name": "step-1"}, ["state_path"]),
+        ({"name": "step-1", "state_path": {"uri": "x"}}, {"name": "step-1"}, ["state_path"]),
+        (
+            {"name": "s", "state_path": "tinker://j/weights/s"},
+            {"name": "s", "state_path": "tinker://j/weights/s"},
+            [],
+        ),
         ({"name": "step-1", "data_consumed": True}, {"name": "step-1"}, ["data_consumed"]),
         ({"name": "step-1", "base_model": ""}, {"name": "step-1"}, ["base_model"]),
         ({"name": "s", "schema": 9, "new": [1]}, {"name": "s", "schema": 9, "new": [1]}, []),

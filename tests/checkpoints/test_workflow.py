@@ -505,8 +505,7 @@ def test_a_newer_schema_line_is_read_for_the_fields_it_shares(tmp_path: Path) ->
     [
         {"source_job_id": "../../etc"},
         {"source_job_id": 42},
-        {"state_path": "/abs/path/step-10"},
-        {"state_path": "../step-10"},
+        {"state_path": ["not", "text"]},
         {"step": "ten"},
         {"data_consumed": -4},
         {"name": "step 10"},
@@ -528,6 +527,19 @@ def test_a_parseable_but_invalid_line_never_crashes_resume(
     assert info.checkpoint_name == "step-10"
     assert caught
     assert all(issubclass(w.category, LedgerWarning) for w in caught)
+
+
+@pytest.mark.parametrize("state_path", ["/abs/path/step-10", "../step-10", "tinker://j/w/s"])
+def test_a_state_path_is_never_loaded_from_the_ledger(tmp_path: Path, state_path: str) -> None:
+    server = Server()
+    server.add("step-10")
+    line = {"name": "step-10", "step": 10, "data_consumed": 40, "state_path": state_path}
+    (tmp_path / "checkpoints.jsonl").write_text(json.dumps(line) + "\n")
+    ckpt, _, _ = make(tmp_path, server)
+    info = ckpt.resume()
+    assert info is not None
+    assert (info.state_path, info.data_consumed) == ("cross_job://job-abc/step-10", 40)
+    assert ("load_state_with_optimizer", "cross_job://job-abc/step-10") in server.calls
 
 
 def test_resume_prefers_dataloader_json_which_is_written_before_the_line(tmp_path: Path) -> None:

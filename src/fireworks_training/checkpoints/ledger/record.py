@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ...errors import InvalidArgumentError
-from ..names import TrainerJobName, validate_checkpoint_name, validate_load_reference
+from ..names import TrainerJobName, validate_checkpoint_name
 
 __all__ = [
     "SCHEMA",
@@ -84,13 +84,6 @@ def _snapshot(value: object) -> str:
     return value
 
 
-def _state_path(value: object) -> str:
-    reference = validate_load_reference(value)
-    if reference != value:
-        raise ValueError("a load reference without surrounding space")
-    return reference
-
-
 # Each known field and its check; the first two identify the record.
 _IDENTITY: dict[str, Callable[[object], object]] = {
     "name": _snapshot,
@@ -99,7 +92,7 @@ _IDENTITY: dict[str, Callable[[object], object]] = {
 _VALUES: dict[str, Callable[[object], object]] = {
     "step": _count,
     "data_consumed": _count,
-    "state_path": _state_path,
+    "state_path": _text,  # shown, never loaded: resume loads what the server lists
     "sampler_path": _snapshot,
     "base_model": _text,
     "schema": _count,
