@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from ..errors import ConflictError, FireworksError, InvalidArgumentError
+from ..errors import ConflictError, InvalidArgumentError
+from .guard import CheckpointExistsError, Saved, SaveGuard
 from .kinds import CheckpointKind
 from .ledger import (
     DEFAULT_LEASE_TTL_S,
@@ -32,7 +33,6 @@ from .names import (
     cross_job_reference,
     parse_init_from_checkpoint,
     require_output_model_id,
-    step_of,
     validate_checkpoint_name,
 )
 from .selection import check_selection, latest_resumable, select_checkpoint
@@ -59,10 +59,6 @@ __all__ = [
 DataConsumedFallback = int | Callable[[int], int]
 
 
-class CheckpointExistsError(FireworksError):
-    """A save would replace a checkpoint the server holds; nothing was sent."""
-
-
 @dataclass(frozen=True)
 class ResumeInfo:
     """Where a resumed run starts; ``data_consumed`` is None when no record holds it."""
@@ -72,14 +68,6 @@ class ResumeInfo:
     checkpoint_name: str
     source_job_id: str
     state_path: str
-
-
-@dataclass
-class _Saved:
-    """A save of this process: what it recorded, and whether the record is written."""
-
-    record: LedgerRecord
-    committed: bool
 
 
 def _count(value: object, label: str) -> int | None:
@@ -137,10 +125,10 @@ class TrainingCheckpoints:
             log_path, storage_options=storage_options, lease_ttl_s=lease_ttl_s
         )
         self.ledger.check()
-        self._server_states: set[str] | None = None  # state rows listed before our saves
-        self._resumed = False
+        self._guard = SaveGuard(
+            self.trainer_job_id, lambda: self.control_client.list_checkpoints(self._job)
+        )
         self._resumed_name: str | None = None
-        self._saved: dict[str, _Saved] = {}
         self._base_model_probed = base_model is not None
 
     @staticmethod
@@ -194,24 +182,17 @@ class TrainingCheckpoints:
         name = validate_checkpoint_name(name)
         _count(step, "step")
         _count(data_consumed, "data_consumed")
-        if overwrite is not None and not isinstance(overwrite, bool):
-            raise InvalidArgumentError(f"overwrite must be True or False, got {overwrite!r}")
-        replace = self.overwrite if overwrite is None else overwrite
+        replace = self._replaces(name, kind, overwrite)
         plain = plain_extra(extra)
-        if replace and kind.resumable and not accepts_overwrite(self.training_client.save_state):
-            raise InvalidArgumentError(
-                "this training client's save_state takes no overwrite=; it cannot replace "
-                f"checkpoint {name!r}"
-            )
         self.ledger.check()
-        done = self._saved.get(name)
-        if done is not None and self._repeats(done.record, kind, step, data_consumed, plain):
+        done = self._guard.repeat(name, kind, step, data_consumed, plain)
+        if done is not None:
             if not done.committed:
                 self._commit(done)
             return done.record
         self.ledger.lease.renew()
         if kind.resumable:
-            self._refuse_overwrite(name, replace)
+            self._guard.check(name, replace)
         fields: dict[str, Any] = {
             **plain,
             "name": name,
@@ -222,10 +203,22 @@ class TrainingCheckpoints:
             "schema_version": SCHEMA,
         }
         self._save_remote(name, kind, replace, fields)
-        saved = _Saved(LedgerRecord.model_validate(fields), committed=False)
-        self._saved[name] = saved
+        saved = Saved(LedgerRecord.model_validate(fields), committed=False)
+        self._guard.saves[name] = saved
         self._commit(saved)
         return saved.record
+
+    def _replaces(self, name: str, kind: CheckpointKind, overwrite: object) -> bool:
+        """Whether this save may replace a checkpoint; refuses what cannot be honoured."""
+        if overwrite is not None and not isinstance(overwrite, bool):
+            raise InvalidArgumentError(f"overwrite must be True or False, got {overwrite!r}")
+        replace = self.overwrite if overwrite is None else overwrite
+        if replace and kind.resumable and not accepts_overwrite(self.training_client.save_state):
+            raise InvalidArgumentError(
+                "this training client's save_state takes no overwrite=; it cannot replace "
+                f"checkpoint {name!r}"
+            )
+        return replace
 
     def _save_remote(
         self, name: str, kind: CheckpointKind, replace: bool, fields: dict[str, Any]
@@ -239,49 +232,9 @@ class TrainingCheckpoints:
             saved = self.training_client.save_weights_for_sampler_ext(name, checkpoint_type="base")
             fields["sampler_path"] = saved.snapshot_name
 
-    def _commit(self, saved: _Saved) -> None:
+    def _commit(self, saved: Saved) -> None:
         self.ledger.commit(saved.record)
         saved.committed = True
-
-    @staticmethod
-    def _repeats(
-        record: LedgerRecord,
-        kind: CheckpointKind,
-        step: int | None,
-        data_consumed: int | None,
-        extra: dict[str, Any],
-    ) -> bool:
-        """Whether a save asks for exactly what ``record`` already holds."""
-        return (
-            (record.step, record.data_consumed) == (step, data_consumed)
-            and (record.state_path is not None) == kind.resumable
-            and (record.sampler_path is not None) == kind.promotable
-            and (record.model_extra or {}) == extra
-        )
-
-    def _refuse_overwrite(self, name: str, replace: bool) -> None:
-        """Raise unless saving state ``name`` replaces nothing (or the caller said so)."""
-        existing = self._listed_states()
-        if replace:
-            return
-        if existing and not self._resumed:
-            newest = max(existing, key=lambda n: (step_of(n) or -1, n))
-            raise CheckpointExistsError(
-                f"trainer job {self.trainer_job_id!r} already holds {len(existing)} state "
-                f"checkpoint(s) (e.g. {newest!r}) and this run did not resume: call resume() "
-                "first, pass overwrite=True, or use a new trainer job"
-            )
-        if name in existing or name in self._saved:
-            raise CheckpointExistsError(
-                f"checkpoint {name!r} already exists on trainer job {self.trainer_job_id!r}: "
-                "pass overwrite=True to replace it, or save under another name"
-            )
-
-    def _listed_states(self) -> set[str]:
-        """Ids of the state rows the server held before this run's saves (listed once)."""
-        if self._server_states is None:
-            self._server_states = _state_ids(self.control_client.list_checkpoints(self._job))
-        return self._server_states
 
     def _learned_base_model(self) -> str | None:
         """``base_model``, else what the training client or the trainer job says (once)."""
@@ -410,7 +363,7 @@ class TrainingCheckpoints:
         if init_from_checkpoint is not None:
             return self._resume_from(init_from_checkpoint)
         rows = self.control_client.list_checkpoints(self._job)
-        self._server_states = _state_ids(rows)
+        self._guard.listed(rows)
         best = latest_resumable(rows)
         if best is None:
             self._warn_if_recorded_states_are_gone()
@@ -420,7 +373,7 @@ class TrainingCheckpoints:
         step = best.step if best.step is not None else self._recorded_step(name)
         consumed = self._data_consumed(name, step, data_consumed_fallback)
         self.training_client.load_state_with_optimizer(state_path).result()
-        self._resumed, self._resumed_name = True, name
+        self._guard.resumed, self._resumed_name = True, name
         return ResumeInfo(step, consumed, name, self.trainer_job_id, state_path)
 
     def _recorded_step(self, name: str) -> int:
@@ -474,7 +427,7 @@ class TrainingCheckpoints:
                 "or use a new log_path"
             )
         self.training_client.load_state_with_optimizer(reference).result()
-        self._resumed = same_job
+        self._guard.resumed = same_job
         recorded = self.ledger.find(parsed.checkpoint_name, parsed.job_id) if same_job else None
         if recorded is None:
             return ResumeInfo(0, 0, parsed.checkpoint_name, parsed.job_id, reference)
@@ -513,12 +466,6 @@ class TrainingCheckpoints:
         if record is not None and record.sampler_path == row.checkpoint_id and record.base_model:
             return record.base_model
         return self.base_model
-
-
-def _state_ids(rows: list[Checkpoint]) -> set[str]:
-    """Ids of rows that may hold training state: any type but sampler weights (a state
-    type newer than this library still counts)."""
-    return {row.checkpoint_id for row in rows if not row.checkpoint_type.is_sampler}
 
 
 def _check_fallback(fallback: object) -> None:
