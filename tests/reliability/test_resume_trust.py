@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fireworks_training.checkpoints import CheckpointKind
 from fireworks_training.checkpoints.ledger import LedgerWarning, LogPathError
 from fireworks_training.checkpoints.ledger import local as local_module
 from fireworks_training.checkpoints.workflow import CheckpointExistsError
@@ -260,10 +261,10 @@ def test_finish_again_after_dying_mid_promote_waits_until_ready(
 ) -> None:
     with Emulator(tmp_path / "emulator", promotion_mode="async", promotion_seconds=3600) as emu:
         with loop(emu) as first:
-            ckpt = first.ckpt(tmp_path / "run", output_model_id="final")
+            ckpt = first.ckpt(tmp_path / "run", output_model_id="final", dcp_save_interval=0)
             consumed = first.train(ckpt, 0, 5, 0)
-            record = ckpt._final_record("step-5", 5, consumed)  # the final save, then...
-            first.control.begin_promote_checkpoint(  # ...the promotion starts and we die
+            record = ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=consumed)
+            first.control.begin_promote_checkpoint(  # finish() promotes, and the process dies
                 name=f"accounts/{emu.account_id}/rlorTrainerJobs/{first.job}/checkpoints/"
                 f"{record.sampler_path}",
                 output_model_id="final",
