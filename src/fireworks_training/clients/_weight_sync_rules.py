@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..checkpoints.kinds import CheckpointType, SamplerCheckpointType
-from ..checkpoints.names import CheckpointName, TrainerJobName, check_checkpoint_id
+from ..checkpoints.names import (
+    CROSS_JOB_SCHEME,
+    CheckpointName,
+    TrainerJobName,
+    check_checkpoint_id,
+    check_load_reference,
+)
 from ..errors import (
     APIStatusError,
     InvalidArgumentError,
@@ -446,7 +452,10 @@ def snapshot_identity(reference: str, trainer_job: TrainerJobName | None = None)
             )
         return name.checkpoint_id
     if "/" in text:
-        return text
+        path = check_load_reference(text)  # a serverless run's path; '..' and URIs refused
+        if path.startswith(CROSS_JOB_SCHEME):
+            raise InvalidArgumentError(f"a deployment cannot load a cross-job reference: {text!r}")
+        return path
     try:
         return check_checkpoint_id(text)
     except InvalidNameError as exc:
