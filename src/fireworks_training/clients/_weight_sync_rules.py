@@ -395,18 +395,14 @@ def plan_load(snapshot: Snapshot, chain: ChainState, served: str | None) -> Load
     if not snapshot.is_delta:
         return LoadPlan(PlanKind.FULL)
     what = f"delta {snapshot.identity!r}"
+    now = f"every replica serves {served!r}" if served else "the replicas serve no common snapshot"
     if snapshot.reference is None:
-        reason = (
-            f"{what} was not saved by a training client of this process, so its base is unknown"
-        )
+        reason = f"{what} was not saved by a training client of this process: its base is unknown"
     elif chain.root != snapshot.reference:
         root = repr(chain.root) if chain.root else "no base loaded by this process"
-        reason = (
-            f"{what} applies on base {snapshot.reference!r}, the deployment's chain root is {root}"
-        )
+        reason = f"{what} applies on base {snapshot.reference!r}, the chain root is {root} ({now})"
     elif served is None or served != chain.loaded:
-        shown = repr(served) if served else "no common snapshot"
-        reason = f"{what} needs every replica on {chain.loaded!r}; they serve {shown}"
+        reason = f"{what} needs every replica on {chain.loaded!r}; {now}"
     else:
         return LoadPlan(PlanKind.INCREMENTAL, previous=served)
     return LoadPlan(PlanKind.REFUSE, reason=reason + ": save and load a base")
