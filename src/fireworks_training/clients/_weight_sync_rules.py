@@ -49,6 +49,7 @@ __all__ = [
     "incremental_metadata",
     "load_progress",
     "next_sampler_type",
+    "parse_checkpoint_type",
     "parse_status",
     "plan_load",
     "reset_prompt_cache_refused",
@@ -408,6 +409,14 @@ def plan_load(snapshot: Snapshot, chain: ChainState, served: str | None) -> Load
     return LoadPlan(PlanKind.REFUSE, reason=reason + ": save and load a base")
 
 
+def parse_checkpoint_type(value: SamplerCheckpointType | str) -> SamplerCheckpointType:
+    """``base``, ``delta`` or ``merged_base`` (any case); else :class:`InvalidArgumentError`."""
+    try:
+        return SamplerCheckpointType.parse(value)
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc)) from None
+
+
 def next_sampler_type(
     explicit: SamplerCheckpointType | str | None,
     *,
@@ -422,7 +431,7 @@ def next_sampler_type(
     last loaded (``chain`` just observed), else ``base``.
     """
     if explicit is not None:
-        return SamplerCheckpointType.parse(explicit)
+        return parse_checkpoint_type(explicit)
     if lora_rank > 0 or log.latest_base is None:
         return SamplerCheckpointType.BASE
     if chain.loaded is not None and chain.root == log.latest_base:

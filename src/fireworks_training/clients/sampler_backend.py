@@ -134,9 +134,7 @@ class SamplerBackend:
                 snapshot.identity, self.deployment_id, self.chain.state(), self.chain.replicas
             )
         sampler = self.deployment_sampler(tokenizer, concurrency_controller)
-        return FiretitanSamplingClient(
-            sampler, pin=pin, base_model=self.base_model, owns_sampler=True
-        )
+        return FiretitanSamplingClient(sampler, pin=pin, base_model=self.base_model)
 
     def close(self) -> None:
         """Close the deployment manager when this backend made it."""

@@ -133,7 +133,8 @@ class FiretitanSamplingClient:
     """Samples and scores prompts on a deployment, in tinker's ``SamplingClient`` shape.
 
     ``deployment_sampler`` is the :class:`~.deployment_sampler.DeploymentSampler` underneath
-    (the official attribute). ``pin`` ties the client to one snapshot (see the module).
+    (the official attribute); closing the client closes it. ``pin`` ties the client to one
+    snapshot (see the module).
     """
 
     def __init__(
@@ -142,7 +143,6 @@ class FiretitanSamplingClient:
         *,
         pin: SnapshotPin | None = None,
         base_model: str | None = None,
-        owns_sampler: bool = False,
     ) -> None:
         if not isinstance(deployment_sampler, DeploymentSampler):
             raise InvalidArgumentError(
@@ -151,7 +151,6 @@ class FiretitanSamplingClient:
         self.deployment_sampler = deployment_sampler
         self._pin = pin
         self._base_model = base_model
-        self._owns_sampler = owns_sampler
         self._loop = _Loop.get()
         self._lock = threading.Lock()
         self._closed = False
@@ -180,7 +179,7 @@ class FiretitanSamplingClient:
             max_concurrency,
             additional_headers,
         )
-        return cls(sampler, owns_sampler=True)
+        return cls(sampler)
 
     @property
     def snapshot_identity(self) -> str | None:
@@ -402,8 +401,7 @@ class FiretitanSamplingClient:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self._owns_sampler:
-                await self.deployment_sampler.close()
+            await self.deployment_sampler.close()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result()
 

@@ -20,7 +20,13 @@ from typing import Any
 from ..checkpoints.kinds import SamplerCheckpointType
 from ..errors import DeploymentError, InvalidArgumentError, WeightSyncError
 from ._sync.weight_sync import DeploymentChain
-from ._weight_sync_rules import DEFAULT_DELTA_COMPRESSION, Snapshot, SnapshotLog, served_by_all
+from ._weight_sync_rules import (
+    DEFAULT_DELTA_COMPRESSION,
+    Snapshot,
+    SnapshotLog,
+    parse_checkpoint_type,
+    served_by_all,
+)
 from .deployment_sampler import DeploymentSampler
 from .deployments import DeploymentManager
 from .sampling import FiretitanSamplingClient, SnapshotPin
@@ -59,7 +65,7 @@ class WeightSyncer:
     _chain: DeploymentChain | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        SamplerCheckpointType.parse(self.first_checkpoint_type)
+        parse_checkpoint_type(self.first_checkpoint_type)
         if isinstance(self.lora_rank, bool) or not isinstance(self.lora_rank, int):
             raise InvalidArgumentError(f"lora_rank must be an int, got {self.lora_rank!r}")
         if self.lora_rank < 0:
@@ -115,7 +121,7 @@ class WeightSyncer:
         if self.lora_rank > 0:
             return SamplerCheckpointType.BASE
         if not self.base_saved and log.latest_base is None:
-            return SamplerCheckpointType.parse(self.first_checkpoint_type)
+            return parse_checkpoint_type(self.first_checkpoint_type)
         if self._hotload_enabled:
             return self._deployment_chain().next_type(None, lora_rank=0, log=log)
         return SamplerCheckpointType.DELTA
@@ -135,9 +141,7 @@ class WeightSyncer:
     def save_only(self, name: str, checkpoint_type: str | None = None) -> str | None:
         """Save sampler weights without hot-loading; the snapshot name (raises on failure)."""
         self.last_timing = {}
-        kind = (
-            SamplerCheckpointType.parse(checkpoint_type) if checkpoint_type else self._next_type()
-        )
+        kind = parse_checkpoint_type(checkpoint_type) if checkpoint_type else self._next_type()
         return self._save(name, kind).identity
 
     def save_and_hotload(self, name: str, checkpoint_type: str | None = None) -> str | None:
@@ -148,9 +152,7 @@ class WeightSyncer:
         """
         self.last_timing = {}
         started = time.perf_counter()
-        kind = (
-            SamplerCheckpointType.parse(checkpoint_type) if checkpoint_type else self._next_type()
-        )
+        kind = parse_checkpoint_type(checkpoint_type) if checkpoint_type else self._next_type()
         snapshot = self._save(name, kind)
         if self._hotload_enabled:
             snapshot = self._load(
@@ -193,7 +195,7 @@ class WeightSyncer:
         self.last_timing = {}
         if not self._hotload_enabled:
             return False
-        kind = SamplerCheckpointType.parse(checkpoint_type)
+        kind = parse_checkpoint_type(checkpoint_type)
         snapshot = self._log().find(snapshot_name) or Snapshot(snapshot_name, kind, self.lora_rank)
         self._load(snapshot, None)
         return True
@@ -244,6 +246,4 @@ class WeightSyncer:
         if self.base_identity is not None:
             assert self.deployment_id is not None
             pin = SnapshotPin(self.base_identity, self.deployment_id, chain.state(), chain.replicas)
-        return FiretitanSamplingClient(
-            sampler, pin=pin, base_model=chain.base_model, owns_sampler=True
-        )
+        return FiretitanSamplingClient(sampler, pin=pin, base_model=chain.base_model)
