@@ -19,7 +19,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import bench_blobs, bench_import, bench_list, bench_promotion, bench_resume, bench_trainer
+from . import (
+    bench_blobs,
+    bench_import,
+    bench_list,
+    bench_promotion,
+    bench_resume,
+    bench_trainer,
+    bench_weight_sync,
+)
 from .official import OfficialClient, official_client
 from .report import FULL, SMOKE, Config, Result, render_chart, render_markdown
 
@@ -38,6 +46,7 @@ BENCHMARKS: dict[str, Bench] = {
     "resume": lambda config, _: bench_resume.run(config),
     "import": bench_import.run,
     "blobs": lambda config, _: bench_blobs.run(config),
+    "weight_sync": bench_weight_sync.run,
 }
 
 
