@@ -43,6 +43,8 @@ __all__ = ["AsyncDeploymentChain"]
 
 HOTLOAD_TIMEOUT_S = 600.0
 STATUS_READ_TIMEOUT_S = 60.0
+# Deciding a save's type must not hold the save up for long: unreadable, it is a base.
+TYPE_CHECK_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -136,7 +138,7 @@ class AsyncDeploymentChain:
         if explicit is not None or lora_rank > 0 or log.latest_base is None:
             return next_sampler_type(explicit, lora_rank=lora_rank, log=log, chain=ChainState())
         target, chain = await self._resolved()
-        deadline = Deadline(STATUS_READ_TIMEOUT_S, self.manager._clock)
+        deadline = Deadline(TYPE_CHECK_TIMEOUT_S, self.manager._clock)
         async with chain.lock:
             try:
                 await self._observe(target, chain, deadline)

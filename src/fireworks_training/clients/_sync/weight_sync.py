@@ -44,6 +44,8 @@ __all__ = ["DeploymentChain"]
 
 HOTLOAD_TIMEOUT_S = 600.0
 STATUS_READ_TIMEOUT_S = 60.0
+# Deciding a save's type must not hold the save up for long: unreadable, it is a base.
+TYPE_CHECK_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -135,7 +137,7 @@ class DeploymentChain:
         if explicit is not None or lora_rank > 0 or log.latest_base is None:
             return next_sampler_type(explicit, lora_rank=lora_rank, log=log, chain=ChainState())
         target, chain = self._resolved()
-        deadline = Deadline(STATUS_READ_TIMEOUT_S, self.manager._clock)
+        deadline = Deadline(TYPE_CHECK_TIMEOUT_S, self.manager._clock)
         with chain.lock:
             try:
                 self._observe(target, chain, deadline)
