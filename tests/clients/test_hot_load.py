@@ -229,3 +229,18 @@ async def test_the_readiness_wait_needs_a_replica(
     with pytest.raises(HotLoadTimeoutError) as caught:
         await call(manager.wait_for_hotload_ready("dep-1", BASE_MODEL, timeout_s=10))
     assert caught.value.category == "not_ready"
+
+
+async def test_the_key_is_in_no_error_or_repr(manager: AnyManager, hot: respx.MockRouter) -> None:
+    echoed = {"error": {"code": 401, "message": f"bad key {KEY}"}}
+    hot.post(PATH).mock(return_value=httpx.Response(401, json=echoed))
+    hot.get(PATH).mock(return_value=httpx.Response(403, text=f"forbidden for {KEY}"))
+    with pytest.raises(HotLoadError) as signal:
+        await call(manager.hotload("dep-1", BASE_MODEL, "b0"))
+    with pytest.raises(HotLoadError) as status:
+        await call(manager.wait_for_hotload("dep-1", BASE_MODEL, "b0"))
+    for error in (signal.value, status.value):
+        assert KEY not in str(error)
+        assert KEY not in error.server_message
+        assert "***" in error.server_message
+    assert KEY not in repr(manager)
