@@ -18,7 +18,10 @@ __all__ = ["EmulatorProcess"]
 _ALLOWED = frozenset(
     {
         "add_checkpoint_rows",
+        "create_deployment",
         "create_trainer_job",
+        "deployment_ledger",
+        "set_hotload_seconds",
         "set_long_poll_seconds",
         "set_promotion_mode",
         "weights_digest",

@@ -27,6 +27,7 @@ from . import (
     bench_remote_ledger,
     bench_resume,
     bench_trainer,
+    bench_weight_sync,
 )
 from .official import OfficialClient, official_client
 from .report import FULL, SMOKE, Config, Result, render_chart, render_markdown
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Bench] = {
     "remote-ledger": lambda config, _: bench_remote_ledger.run(config),
     "import": bench_import.run,
     "blobs": lambda config, _: bench_blobs.run(config),
+    "weight_sync": bench_weight_sync.run,
 }
 
 

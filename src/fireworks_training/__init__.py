@@ -29,15 +29,28 @@ if TYPE_CHECKING:
     )
     from .checkpoints.ledger import LedgerWarning
     from .checkpoints.types import JobState, TrainerJob
+    from .checkpoints.weight_sync import PeriodicWeightSync
     from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
+    from .clients.deployment_sampler import DeploymentSampler, SampledCompletion
+    from .clients.deployments import (
+        DEFAULT_CHECKSUM_FORMAT,
+        DEFAULT_DELTA_COMPRESSION,
+        AsyncDeploymentManager,
+        DeploymentConfig,
+        DeploymentInfo,
+        DeploymentManager,
+    )
     from .clients.fireworks import AsyncFireworksClient, FireworksClient
     from .clients.jobs import AsyncTrainerJobManager, TrainerJobConfig, TrainerJobManager
+    from .clients.sampling import FiretitanSamplingClient
     from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
+    from .clients.weight_syncer import WeightSyncer
     from .operations import AsyncOperation, Operation
     from .pagination import AsyncPager, Page, SyncPager
     from .retries import PollTuning, RetryPolicy
 
 __all__ = [
+    "AsyncDeploymentManager",
     "AsyncFireworksClient",
     "AsyncOperation",
     "AsyncPager",
@@ -46,6 +59,13 @@ __all__ = [
     "CheckpointKind",
     "CheckpointName",
     "CheckpointType",
+    "DEFAULT_CHECKSUM_FORMAT",
+    "DEFAULT_DELTA_COMPRESSION",
+    "DeploymentConfig",
+    "DeploymentInfo",
+    "DeploymentManager",
+    "DeploymentSampler",
+    "FiretitanSamplingClient",
     "FiretitanServiceClient",
     "FiretitanTrainingClient",
     "FireworksClient",
@@ -55,9 +75,11 @@ __all__ = [
     "ModelName",
     "Operation",
     "Page",
+    "PeriodicWeightSync",
     "PollTuning",
     "ResumeInfo",
     "RetryPolicy",
+    "SampledCompletion",
     "SamplerCheckpointType",
     "SaveSamplerResult",
     "SyncPager",
@@ -66,6 +88,7 @@ __all__ = [
     "TrainerJobManager",
     "TrainerJobName",
     "TrainingCheckpoints",
+    "WeightSyncer",
     "__version__",
     "is_promotable",
     "latest_promotable",
@@ -74,6 +97,7 @@ __all__ = [
 
 # Where each public name lives; keep in step with the TYPE_CHECKING imports above.
 _SOURCES: dict[str, str] = {
+    "AsyncDeploymentManager": ".clients.deployments",
     "AsyncFireworksClient": ".clients.fireworks",
     "AsyncOperation": ".operations",
     "AsyncPager": ".pagination",
@@ -82,6 +106,13 @@ _SOURCES: dict[str, str] = {
     "CheckpointKind": ".checkpoints",
     "CheckpointName": ".checkpoints",
     "CheckpointType": ".checkpoints",
+    "DEFAULT_CHECKSUM_FORMAT": ".clients.deployments",
+    "DEFAULT_DELTA_COMPRESSION": ".clients.deployments",
+    "DeploymentConfig": ".clients.deployments",
+    "DeploymentInfo": ".clients.deployments",
+    "DeploymentManager": ".clients.deployments",
+    "DeploymentSampler": ".clients.deployment_sampler",
+    "FiretitanSamplingClient": ".clients.sampling",
     "FiretitanServiceClient": ".clients.trainer",
     "FiretitanTrainingClient": ".clients.trainer",
     "FireworksClient": ".clients.fireworks",
@@ -91,9 +122,11 @@ _SOURCES: dict[str, str] = {
     "ModelName": ".checkpoints",
     "Operation": ".operations",
     "Page": ".pagination",
+    "PeriodicWeightSync": ".checkpoints.weight_sync",
     "PollTuning": ".retries",
     "ResumeInfo": ".checkpoints.workflow",
     "RetryPolicy": ".retries",
+    "SampledCompletion": ".clients.deployment_sampler",
     "SamplerCheckpointType": ".checkpoints",
     "SaveSamplerResult": ".checkpoints",
     "SyncPager": ".pagination",
@@ -102,6 +135,7 @@ _SOURCES: dict[str, str] = {
     "TrainerJobManager": ".clients.jobs",
     "TrainerJobName": ".checkpoints",
     "TrainingCheckpoints": ".checkpoints.workflow",
+    "WeightSyncer": ".clients.weight_syncer",
     "is_promotable": ".checkpoints",
     "latest_promotable": ".checkpoints",
     "validate_output_model_id": ".checkpoints",

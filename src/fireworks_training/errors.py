@@ -281,3 +281,93 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
     if status_code >= 500:
         return InternalServerError
     return _STATUS_CLASSES.get(status_code, APIStatusError)
+
+
+# Deployments, weight sync and sampling ---------------------------------------------------
+#
+#   FireworksError
+#   ├── DeploymentError              a deployment is missing, in a state the call cannot go on
+#   │   │                            from, or not the one a config describes
+#   │   └── DeploymentTimeoutError   waiting for a deployment ran out (also a TimeoutError)
+#   ├── WeightSyncError              a snapshot could not be put on a deployment, or a sampler
+#   │   │                            pinned to one no longer has it; ``category`` says why
+#   │   ├── HotLoadError             the deployment refused the signal or failed the load
+#   │   ├── HotLoadTimeoutError      not every replica served the snapshot in time
+#   │   ├── SnapshotChainError       refused before sending: the delta cannot apply
+#   │   └── StaleSnapshotError       a pinned sampler's snapshot is no longer served
+#   └── SamplingClientClosedError    a sampling request on (or cut short by) a closed client
+
+__all__ += [
+    "DeploymentError",
+    "DeploymentTimeoutError",
+    "HotLoadError",
+    "HotLoadTimeoutError",
+    "SamplingClientClosedError",
+    "SnapshotChainError",
+    "StaleSnapshotError",
+    "WeightSyncError",
+]
+
+
+class DeploymentError(FireworksError):
+    """A deployment (``deployment_id``) is missing, in an unusable ``state``, or mismatched."""
+
+    def __init__(self, message: str, *, deployment_id: str, state: str | None = None) -> None:
+        super().__init__(message)
+        self.deployment_id = deployment_id
+        self.state = state
+
+
+class DeploymentTimeoutError(DeploymentError, TimeoutError):
+    """Waiting for a deployment ran out; the deployment itself goes on."""
+
+
+class WeightSyncError(FireworksError):
+    """A snapshot could not be put on a deployment, or is no longer served there.
+
+    ``category`` is one of ``signal`` (the hot-load request was refused), ``status`` (the
+    status request was refused: the deployment is gone, the key has no access), ``load`` (a
+    replica failed to load it), ``timeout`` (not every replica served it in time),
+    ``not_ready`` (no replica came up to take it), ``chain`` (a delta that cannot apply;
+    nothing was sent), ``stale`` (a pinned sampler's snapshot was replaced), ``protocol``
+    (a status answer off the protocol), ``warmup`` or ``no_deployment``. ``identity`` is the
+    snapshot, ``deployment_id`` the deployment, ``server_message`` the server's own text
+    (``""`` when none), ``status_code`` the HTTP status of a refused request.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: str,
+        identity: str | None = None,
+        deployment_id: str | None = None,
+        server_message: str = "",
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.category = category
+        self.identity = identity
+        self.deployment_id = deployment_id
+        self.server_message = server_message
+        self.status_code = status_code
+
+
+class HotLoadError(WeightSyncError):
+    """The deployment refused a hot-load signal (``signal``) or failed the load (``load``)."""
+
+
+class HotLoadTimeoutError(WeightSyncError, TimeoutError):
+    """Not every replica served the snapshot in time; a load may still finish later."""
+
+
+class SnapshotChainError(WeightSyncError):
+    """A delta cannot be loaded on what the deployment serves; nothing was sent."""
+
+
+class StaleSnapshotError(WeightSyncError):
+    """A sampling client pinned to a snapshot found the deployment serving another one."""
+
+
+class SamplingClientClosedError(FireworksError):
+    """The sampling client was closed before (or while) this request ran."""

@@ -22,6 +22,7 @@ __all__ = [
     "CROSS_JOB_SCHEME",
     "MODEL_ID_RULE",
     "CheckpointName",
+    "DeploymentName",
     "InitFromCheckpoint",
     "ModelName",
     "OperationName",
@@ -93,6 +94,7 @@ _JOB = _Segment("trainer job id", _ID_RE)
 _CHECKPOINT_ID = _Segment("checkpoint id", _CHECKPOINT_RE, CHECKPOINT_NAME_RULE)
 _MODEL = _Segment("model id", _MODEL_ID_RE, MODEL_ID_RULE)
 _OPERATION = _Segment("operation id", _OPERATION_ID_RE)
+_DEPLOYMENT = _Segment("deployment id", _MODEL_ID_RE, MODEL_ID_RULE)
 
 
 def _split(value: object, keys: tuple[str, ...], template: str) -> list[str]:
@@ -193,6 +195,18 @@ class OperationName(_AccountName):
     TEMPLATE: ClassVar[str] = "accounts/{account}/operations/{operation}"
     _SEGMENT: ClassVar[_Segment] = _OPERATION
     _ID_FIELD: ClassVar[str] = "operation_id"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentName(_AccountName):
+    """``accounts/{account}/deployments/{deployment}``: what completions name as ``model``."""
+
+    account: str
+    deployment_id: str
+
+    TEMPLATE: ClassVar[str] = "accounts/{account}/deployments/{deployment}"
+    _SEGMENT: ClassVar[_Segment] = _DEPLOYMENT
+    _ID_FIELD: ClassVar[str] = "deployment_id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import tinker
 
@@ -29,7 +29,7 @@ from ..checkpoints.names import (
     cross_job_reference,
 )
 from ..checkpoints.types import SaveSamplerResult
-from ..errors import APIError, FireworksError, InvalidArgumentError
+from ..errors import APIError, FireworksError, InvalidArgumentError, WeightSyncError
 from ..futures import TrainerFuture
 from . import _trainer_wire as wire
 from ._trainer_api import AsyncTrainerAPI, create_model_body
@@ -262,9 +262,7 @@ class FiretitanTrainingClient(_Closing):
     ) -> tuple[str, dict[str, Any]]:
         logical = check_checkpoint_name(name)
         snapshot = check_checkpoint_name(f"{logical}-{self._session_id}")
-        kind = choose_sampler_type(
-            checkpoint_type, lora_rank=self._lora_rank, has_saved_sampler=self._has_saved_sampler
-        )
+        kind = self._plan_sampler_save(snapshot, checkpoint_type)  # weight sync
         fields: dict[str, Any] = {"path": snapshot, "checkpoint_type": kind.value}
         ttl = wire.check_ttl(ttl_seconds)
         if ttl is not None:
@@ -284,6 +282,7 @@ class FiretitanTrainingClient(_Closing):
     ) -> tinker.types.SaveWeightsForSamplerResponse:
         path = body.get("path")
         self._has_saved_sampler = True
+        self._record_sampler_save(snapshot, path if isinstance(path, str) and path else None)
         return tinker.types.SaveWeightsForSamplerResponse(
             path=path if isinstance(path, str) and path else snapshot
         )
@@ -318,6 +317,63 @@ class FiretitanTrainingClient(_Closing):
             self._conn.close()
         else:
             self._owner._client_closed(self)
+
+    # Weight sync (docs/weight-sync.md) ------------------------------------------------------
+    # Sampler saves are recorded (type, and the base each delta is XORed against) so that a
+    # deployment attached to the service client can hot-load them through a verified chain.
+    # The machinery is in sampler_backend.py and _weight_sync_rules.py.
+
+    _snapshot_log_lock = threading.Lock()
+
+    def _sampler_snapshot_log(self) -> SnapshotLog:
+        """This client's sampler saves, in order (made on first use)."""
+        with self._snapshot_log_lock:
+            log: SnapshotLog | None = getattr(self, "_snapshot_log", None)
+            if log is None:
+                from ._weight_sync_rules import SnapshotLog
+
+                log = self._snapshot_log = SnapshotLog(self._lora_rank)
+        return log
+
+    def _plan_sampler_save(
+        self, snapshot: str, checkpoint_type: SamplerCheckpointType | str | None
+    ) -> SamplerCheckpointType:
+        """The type of a sampler save about to be sent: checked against the deployment.
+
+        With a deployment attached to the service client, full-parameter saves are
+        ``delta`` only while the deployment's chain is verified to start at this client's
+        latest base; else ``base``. Without one: base first, then delta.
+        """
+        log = self._sampler_snapshot_log()
+        backend = self._owner._sampler_backend if self._owner is not None else None
+        if backend is None:
+            kind = choose_sampler_type(
+                checkpoint_type,
+                lora_rank=self._lora_rank,
+                has_saved_sampler=self._has_saved_sampler,
+            )
+        else:
+            kind = backend.next_type(checkpoint_type, log)
+        log.plan(snapshot, kind)
+        return kind
+
+    def _record_sampler_save(self, snapshot: str, path: str | None) -> None:
+        self._sampler_snapshot_log().saved(snapshot, path)
+
+    def create_sampling_client(
+        self, model_path: str, retry_config: Any = None
+    ) -> FiretitanSamplingClient:
+        """Hot-load ``model_path`` onto the service client's deployment; a client pinned to it.
+
+        Needs ``attach_deployment`` on the service client first.
+        """
+        del retry_config  # sampling retries are the sampler's own (docs/weight-sync.md)
+        if self._owner is None:
+            raise WeightSyncError(
+                "this training client has no service client with a deployment",
+                category="no_deployment",
+            )
+        return self._owner.create_sampling_client(model_path=model_path)
 
 
 class FiretitanServiceClient(_Closing):
@@ -418,4 +474,137 @@ class FiretitanServiceClient(_Closing):
         for client in clients:
             client.close()
         self._stop_heartbeat()
+        self._detach_deployment()  # weight sync
         self._conn.close()
+
+    # Weight sync (docs/weight-sync.md) ------------------------------------------------------
+    # A service client may own one hot-load deployment: its training clients' sampler saves
+    # are typed against it and hot-loaded through its verified base/delta chain, and the
+    # sampling clients it makes are pinned to what it loaded. The machinery is in
+    # sampler_backend.py; these methods only hold it.
+
+    _sampler_backend: SamplerBackend | None = None
+
+    def attach_deployment(
+        self,
+        deployment_id: str,
+        *,
+        deployment_manager: DeploymentManager | None = None,
+        base_url: str | None = None,
+        hotload_timeout_s: float = 600.0,
+        ready_timeout_s: float = 1800.0,
+    ) -> DeploymentInfo:
+        """Sample from (and hot-load onto) an existing deployment; waits until it is ready.
+
+        ``deployment_manager`` talks to it (it stays the caller's); without one, a manager
+        is made with this client's API key and ``base_url`` (else ``FIREWORKS_BASE_URL``, else
+        the public control plane). Attaching another deployment replaces this one.
+        """
+        from .sampler_backend import SamplerBackend
+
+        backend = SamplerBackend.attach(
+            deployment_id,
+            manager=deployment_manager,
+            api_key=self._conn.api._api_key,
+            base_url=base_url,
+            hotload_timeout_s=hotload_timeout_s,
+            ready_timeout_s=ready_timeout_s,
+        )
+        with self._lock:
+            previous, self._sampler_backend = self._sampler_backend, backend
+        if previous is not None:
+            previous.close()
+        return backend.info
+
+    def _detach_deployment(self) -> None:
+        backend, self._sampler_backend = self._sampler_backend, None
+        if backend is not None:
+            backend.close()
+
+    def _backend(self) -> SamplerBackend:
+        backend = self._sampler_backend
+        if backend is None:
+            raise WeightSyncError(
+                "no deployment attached: call attach_deployment(deployment_id) first",
+                category="no_deployment",
+            )
+        return backend
+
+    @property
+    def deployment_id(self) -> str | None:
+        """The attached deployment's id, or None."""
+        backend = self._sampler_backend
+        return backend.deployment_id if backend is not None else None
+
+    def hotload_sampler_snapshot(self, model_path: str) -> None:
+        """Make every replica of the attached deployment serve the snapshot ``model_path``.
+
+        ``model_path`` is a sampler save's ``path`` or ``snapshot_name`` (or its 4-segment
+        row name). A delta goes incremental only on a verified chain; one that cannot raises
+        :class:`~fireworks_training.errors.SnapshotChainError` before anything is sent.
+        """
+        self._backend().hotload(model_path, self._snapshot_logs())
+
+    def _snapshot_logs(self) -> list[SnapshotLog]:
+        with self._lock:
+            clients = list(self._clients)
+        return [client._sampler_snapshot_log() for client in clients]
+
+    def create_sampling_client(
+        self,
+        model_path: str | None = None,
+        base_model: str | None = None,
+        retry_config: Any = None,
+        deployment_sampler: DeploymentSampler | None = None,
+        *,
+        training_client: FiretitanTrainingClient | None = None,
+        tokenizer: Any = None,
+        concurrency_controller: Any = None,
+    ) -> FiretitanSamplingClient:
+        """A sampling client on the attached deployment.
+
+        With ``model_path``: that snapshot is hot-loaded first and the client is pinned to
+        it. Without: the client samples whatever the deployment serves. A given
+        ``deployment_sampler`` is wrapped as is (unpinned).
+        """
+        del retry_config, training_client  # sampling retries are the sampler's own
+        from .sampling import FiretitanSamplingClient
+
+        if model_path is None and deployment_sampler is not None:
+            return FiretitanSamplingClient(deployment_sampler, base_model=base_model)
+        backend = self._backend()
+        snapshot = None
+        if model_path is not None:
+            snapshot = backend.hotload(model_path, self._snapshot_logs())
+        return backend.sampling_client(
+            snapshot, tokenizer=tokenizer, concurrency_controller=concurrency_controller
+        )
+
+    def create_deployment_sampler(
+        self,
+        model_path: str | None = None,
+        *,
+        tokenizer: Any = None,
+        training_client: FiretitanTrainingClient | None = None,
+        concurrency_controller: Any = None,
+    ) -> DeploymentSampler:
+        """A token-level sampler on the attached deployment (``model_path`` hot-loaded first)."""
+        del training_client
+        backend = self._backend()
+        if model_path is not None:
+            backend.hotload(model_path, self._snapshot_logs())
+        return backend.deployment_sampler(tokenizer, concurrency_controller)
+
+    def requires_initial_sampler_sync(self) -> bool:
+        """True until the attached deployment is known to serve a snapshot of this process."""
+        backend = self._backend()
+        return backend.chain.state().loaded is None
+
+
+if TYPE_CHECKING:  # weight sync
+    from ._deployment_rules import DeploymentInfo
+    from ._weight_sync_rules import SnapshotLog
+    from .deployment_sampler import DeploymentSampler
+    from .deployments import DeploymentManager
+    from .sampler_backend import SamplerBackend
+    from .sampling import FiretitanSamplingClient
