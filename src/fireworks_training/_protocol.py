@@ -17,7 +17,7 @@ import pydantic
 
 from .errors import FireworksError, InvalidArgumentError, InvalidNameError, ProtocolError
 
-__all__ = ["PARSE_FAILURES", "describe", "parsed"]
+__all__ = ["PARSE_FAILURES", "as_protocol_error", "describe", "parsed"]
 
 T = TypeVar("T")
 
@@ -65,19 +65,41 @@ def parsed(
 ) -> T:
     """``parse(data)``; a failure on data of the wrong shape is a one-line ``ProtocolError``.
 
-    ``where`` starts the message (``"200 GET /v1/...``" or ``"operation ..."``). The error
+    ``where`` starts the message (``"200 GET /v1/..."`` or ``"operation ..."``). The error
     is raised outside any ``except`` block, so it chains nothing.
     """
     try:
         return parse(data)
-    except InvalidNameError as exc:  # a name the server sent: its fault, not the caller's
-        problem = describe(exc, secret=secret)
-    except (FireworksError, InvalidArgumentError):
-        raise
     except PARSE_FAILURES as exc:
-        problem = describe(exc, secret=secret)
-    raise ProtocolError(
-        f"{where}: reply does not match the protocol: {problem}",
+        error = as_protocol_error(
+            exc, where=where, secret=secret, status_code=status_code, method=method, path=path
+        )
+        if error is None:
+            raise
+    raise error
+
+
+def as_protocol_error(
+    exc: BaseException,
+    *,
+    where: str,
+    secret: str = "",
+    status_code: int | None = None,
+    method: str = "",
+    path: str = "",
+) -> ProtocolError | None:
+    """The ``ProtocolError`` for ``exc`` raised while parsing server data, or None.
+
+    None for a deliberate error, which goes to the caller as it is: a ``FireworksError``, or an
+    ``InvalidArgumentError`` other than a bad name (a name the server sent is its fault).
+    """
+    deliberate = isinstance(exc, FireworksError) or (
+        isinstance(exc, InvalidArgumentError) and not isinstance(exc, InvalidNameError)
+    )
+    if deliberate or not isinstance(exc, PARSE_FAILURES):
+        return None
+    return ProtocolError(
+        f"{where}: reply does not match the protocol: {describe(exc, secret=secret)}",
         status_code=status_code,
         method=method,
         path=path,
