@@ -79,6 +79,10 @@ class AsyncAPIClient(BaseClient):
         Any later call raises :class:`~fireworks_training.errors.ClientClosedError`.
         """
         self._closed = True
+        # unasync: async only
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            return  # its connections belong to the loop it ran on, which alone can close them
+        # unasync: end
         if self._owns_http:
             await self._http.aclose()
 
