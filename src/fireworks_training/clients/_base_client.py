@@ -268,9 +268,10 @@ class BaseClient:
         self._max_reply_bytes = value
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self._base_url!r}, account_id={self._account_id!r})"
-        )
+        # Also for a client whose __init__ failed half-way (a traceback may show it).
+        base_url = getattr(self, "_base_url", None)
+        account_id = getattr(self, "_account_id", None)
+        return f"{type(self).__name__}(base_url={base_url!r}, account_id={account_id!r})"
 
     def _closed_error(self, *, http_client: bool = False) -> ClientClosedError:
         name = type(self).__name__
@@ -361,9 +362,15 @@ class BaseClient:
             "not read",
         )
 
-    @staticmethod
-    def _whole(response: httpx.Response, content: bytes) -> httpx.Response:
-        """A read reply: ``response``'s status and headers with ``content`` (decoded)."""
+    def _whole(self, response: httpx.Response, content: bytes) -> httpx.Response:
+        """A read reply: ``response``'s status and headers with ``content`` (decoded).
+
+        A key the server echoed is masked in the body itself, so no reply, row, model or
+        frame of a traceback built from it holds the key.
+        """
+        key = self._api_key.encode()
+        if key in content:
+            content = content.replace(key, b"***")
         headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-encoding"]
         extensions = {k: v for k, v in response.extensions.items() if k == "reason_phrase"}
         return httpx.Response(

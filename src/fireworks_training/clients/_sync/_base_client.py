@@ -155,6 +155,7 @@ class SyncAPIClient(BaseClient):
             size += len(chunk)
             if size > limit:
                 if response.is_success:
+                    chunks.clear()  # not kept alive (nor shown) by the error's traceback
                     raise self._too_large(response)
                 chunks.append(chunk[: len(chunk) - (size - limit)])
                 break
