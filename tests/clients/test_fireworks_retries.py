@@ -83,7 +83,8 @@ async def test_last_connection_error_is_raised_typed(
     assert isinstance(info.value, APIConnectionError)
     assert isinstance(info.value, TimeoutError)
     # The httpx exception is not chained: its request holds the API key in its headers.
-    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
 
 
 def http_date(seconds: float) -> str:
