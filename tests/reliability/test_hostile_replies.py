@@ -9,6 +9,7 @@ base URL that cannot work are each one clear ``FireworksError`` or bad input.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -220,6 +221,25 @@ def test_a_reply_streamed_past_the_limit_stops_there(flavour: str, figures: dict
         outcome(flavour, act, server.url, account_id=ACCOUNT)
     figures["server_wrote_mib"] = round(sent[0] / 2**20, 1)
     assert sent[0] < 256 * 1024 * 1024
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_compressed_reply_is_limited_by_its_decoded_size(flavour: str) -> None:
+    bomb = gzip.compress(b'{"pad": "' + b"0" * (8 * 1024 * 1024) + b'"}')
+
+    async def compressed(request: Received, conn: Conn) -> None:
+        await conn.reply(200, bomb, headers={"Content-Encoding": "gzip"})
+
+    def act(client: Any) -> Any:
+        client.max_reply_bytes = 1024 * 1024
+        return client.get_model("m")
+
+    with (
+        HostileServer(compressed) as server,
+        pytest.raises(ProtocolError, match="reply larger than 1048576 bytes"),
+    ):
+        outcome(flavour, act, server.url, account_id=ACCOUNT)
+    assert len(bomb) < 64 * 1024  # declared small: only decoding shows the size
 
 
 def test_a_huge_error_reply_is_its_status_read_in_part() -> None:

@@ -357,6 +357,23 @@ class BaseClient:
             raise self._too_large(response)
         return self._max_reply_bytes
 
+    @staticmethod
+    def _declared_within(response: httpx.Response, limit: int) -> bool:
+        """Whether the body's declared length is within ``limit`` and it is not compressed.
+
+        (HTTP/1.1 framing then reads exactly that many bytes: the limit holds.)
+        """
+        declared = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "identity")
+        return declared.isdigit() and int(declared) <= limit and encoding == "identity"
+
+    def _masked(self, response: httpx.Response) -> httpx.Response:
+        """``response`` (read), rebuilt with the key masked if the server echoed it."""
+        key = self._api_key.encode()
+        if len(key) >= _MIN_MASKED_KEY and key in response.content:
+            return self._whole(response, response.content)
+        return response
+
     def _too_large(self, response: httpx.Response) -> ProtocolError:
         return reply_error(
             response,

@@ -164,15 +164,21 @@ class AsyncAPIClient(BaseClient):
                 await response.aclose()
                 response = await http.send(following, stream=True, follow_redirects=False)
                 deadline.watch(response)
-            content = await self._read(response, deadline)
+            return await self._read(response, deadline)
         finally:
             deadline.release()
             await response.aclose()
-        return self._whole(response, content)
 
-    async def _read(self, response: httpx.Response, deadline: AsyncDeadline) -> bytes:
-        """The body, decoded; a 2xx over the limit raises, an error reply's head is kept."""
+    async def _read(self, response: httpx.Response, deadline: AsyncDeadline) -> httpx.Response:
+        """The reply with its body read: a 2xx over the limit raises, an error's head is kept.
+
+        A body of a declared length within the limit, not compressed, is read as it is;
+        any other is read chunk by chunk, counting decoded bytes.
+        """
         limit = self._reply_limit(response)
+        if self._declared_within(response, limit):
+            await response.aread()
+            return self._masked(response)
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
@@ -185,7 +191,7 @@ class AsyncAPIClient(BaseClient):
                 chunks.append(chunk[: len(chunk) - (size - limit)])
                 break
             chunks.append(chunk)
-        return b"".join(chunks)
+        return self._whole(response, b"".join(chunks))
 
     @overload
     async def _send(self, request: Request) -> dict[str, Any]: ...

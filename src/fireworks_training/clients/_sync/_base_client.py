@@ -139,15 +139,21 @@ class SyncAPIClient(BaseClient):
                 response.close()
                 response = http.send(following, stream=True, follow_redirects=False)
                 deadline.watch(response)
-            content = self._read(response, deadline)
+            return self._read(response, deadline)
         finally:
             deadline.release()
             response.close()
-        return self._whole(response, content)
 
-    def _read(self, response: httpx.Response, deadline: Deadline) -> bytes:
-        """The body, decoded; a 2xx over the limit raises, an error reply's head is kept."""
+    def _read(self, response: httpx.Response, deadline: Deadline) -> httpx.Response:
+        """The reply with its body read: a 2xx over the limit raises, an error's head is kept.
+
+        A body of a declared length within the limit, not compressed, is read as it is;
+        any other is read chunk by chunk, counting decoded bytes.
+        """
         limit = self._reply_limit(response)
+        if self._declared_within(response, limit):
+            response.read()
+            return self._masked(response)
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
@@ -160,7 +166,7 @@ class SyncAPIClient(BaseClient):
                 chunks.append(chunk[: len(chunk) - (size - limit)])
                 break
             chunks.append(chunk)
-        return b"".join(chunks)
+        return self._whole(response, b"".join(chunks))
 
     @overload
     def _send(self, request: Request) -> dict[str, Any]: ...
