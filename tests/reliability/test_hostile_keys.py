@@ -178,7 +178,9 @@ def test_use_after_close_carries_neither(call: Callable[..., None]) -> None:
     assert server.received == []
 
 
-@pytest.mark.parametrize("client", [FireworksClient, AsyncFireworksClient])
+@pytest.mark.parametrize(
+    "client", [FireworksClient, AsyncFireworksClient, TrainerJobManager, AsyncTrainerJobManager]
+)
 def test_a_bad_base_url_shows_no_key_in_the_traceback(client: type[Any]) -> None:
     exc = failure_of(lambda: client(KEY, "http://[::1", account_id="acme"))
     assert isinstance(exc, ValueError)

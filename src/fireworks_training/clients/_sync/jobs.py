@@ -17,7 +17,7 @@ from ..._retry import is_retryable, surely_not_acted
 from ...checkpoints.names import TrainerJobName
 from ...checkpoints.types import TrainerJob
 from ...errors import APIConnectionError, APIError, ConflictError
-from .._base_client import Request, resolve_base_url
+from .._base_client import Request, resolve_api_key, resolve_base_url
 from .._job_rules import (
     Resumption,
     Step,
@@ -230,6 +230,7 @@ class TrainerJobManager(Jobs):
         additional_headers: Mapping[str, str] | None = None,
         trainer_gateway_url: str | None = None,
     ) -> None:
+        api_key = resolve_api_key(api_key)  # a masked repr in this frame too
         super().__init__(
             api_key,
             base_url,
