@@ -257,8 +257,11 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _earlier_promotion(client: Any, checkpoint: str, output: str, conflict: ConflictError) -> Any:
-    """The model ``output`` if an earlier run made it from ``checkpoint`` (waited on until
-    READY, as a promotion is); else the conflict is raised."""
+    """An operation on model ``output`` if an earlier run made it from ``checkpoint``.
+
+    It waits until the model is READY, as a promotion does; another checkpoint's model
+    raises the conflict.
+    """
     from ._sync.operations import Operation
     from .checkpoints import CheckpointName
     from .clients._promotion import Promotion, model_from_response, model_status, same_checkpoint
