@@ -41,6 +41,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"__aiter__", "__iter__"),
     (r"__anext__", "__next__"),
     (r"aclose", "close"),
+    (r"aiter_bytes", "iter_bytes"),
+    (r"aread", "read"),
     (r"acall", "call"),
     (r"async_sleep", "sleep"),
     (r"asyncio\.Lock", "threading.Lock"),

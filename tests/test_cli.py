@@ -164,6 +164,21 @@ def test_promote_bad_input_sends_nothing(
     assert list(env.request_log)[before:] == []
 
 
+def test_promote_needs_a_job_or_a_ledger(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    before = len(env.request_log)
+    assert main(["checkpoints", "promote", "--output-model-id", "ok-id"]) == 2
+    assert capsys.readouterr().err == "error: pass --job-id or --checkpoints-jsonl (or both)\n"
+    assert list(env.request_log)[before:] == []
+
+
+def test_verbose_adds_the_traceback(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v", "checkpoints", "list", "--job-id", "no-such-job"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1].startswith("error: 404 GET ")
+    assert env.api_key not in err
+
+
 def test_ctrl_c_exits_130(
     trained_job: tuple[str, Path],
     env: Any,

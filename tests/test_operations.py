@@ -11,9 +11,11 @@ import pytest
 from fireworks_training.errors import (
     APIConnectionError,
     InternalServerError,
+    InvalidArgumentError,
     NotFoundError,
     OperationError,
     OperationTimeoutError,
+    ProtocolError,
     RateLimitError,
 )
 from fireworks_training.operations import AsyncOperation, Operation, OperationStatus, poll_delays
@@ -240,3 +242,39 @@ async def test_completed(cls: Any) -> None:
     assert await run(op.done()) is True
     assert await run(op.result(timeout=0)) == "value"
     assert await run(op.exception()) is None
+
+
+def _needs_name(response: dict[str, Any]) -> Any:
+    return response["name"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("factory", FACTORIES)
+async def test_a_result_of_the_wrong_shape_is_a_protocol_error(factory: Any) -> None:
+    clock = Clock()
+    op, _ = factory([finished(response={"state": "READY"})], clock)
+    op._parse = _needs_name
+    with pytest.raises(ProtocolError, match=f"^operation {NAME}: response: reply does not") as info:
+        await run(op.result(timeout=60))
+    assert "missing 'name'" in str(info.value)
+    assert info.value.__context__ is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("factory", FACTORIES)
+async def test_a_poll_reply_of_the_wrong_shape_is_a_protocol_error(factory: Any) -> None:
+    clock = Clock()
+    op, calls = factory([TypeError("'int' object is not subscriptable")], clock)
+    with pytest.raises(ProtocolError, match=f"^operation {NAME}: poll: reply does not") as info:
+        await run(op.result(timeout=60))
+    assert info.value.__context__ is None
+    assert len(calls) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("factory", FACTORIES)
+async def test_a_deliberate_poll_error_goes_through(factory: Any) -> None:
+    clock = Clock()
+    op, _ = factory([InvalidArgumentError("pass something else")], clock)
+    with pytest.raises(InvalidArgumentError, match="pass something else"):
+        await run(op.result(timeout=60))

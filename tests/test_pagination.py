@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fireworks_training.errors import APIError
+from fireworks_training._paging import MAX_EMPTY_PAGES, PageTokens
+from fireworks_training.errors import APIError, ProtocolError
 from fireworks_training.pagination import AsyncPager, Page, SyncPager
 
 
@@ -156,3 +157,37 @@ async def test_a_cycle_of_tokens_is_an_error(flavour: str) -> None:
     with pytest.raises(APIError, match="repeated page token 'A'"):
         await drain(pager)
     assert asked == [None, "A", "B"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_endless_empty_pages_with_new_tokens_stop(flavour: str) -> None:
+    asked: list[str | None] = []
+
+    def fetch(token: str | None) -> Page[int]:
+        asked.append(token)
+        return Page([], f"t{len(asked)}")
+
+    async def afetch(token: str | None) -> Page[int]:
+        return fetch(token)
+
+    pager = SyncPager(fetch) if flavour == "sync" else AsyncPager(afetch)
+    with pytest.raises(ProtocolError, match=f"{MAX_EMPTY_PAGES} empty pages in a row"):
+        await drain(pager)
+    assert len(asked) == MAX_EMPTY_PAGES
+
+
+def test_a_page_with_items_resets_the_count_of_empty_ones() -> None:
+    tokens = PageTokens()
+    for n in range(3 * MAX_EMPTY_PAGES):
+        items = [n] if n % (MAX_EMPTY_PAGES - 1) == 0 else []
+        assert tokens.after(Page(items, f"t{n}")) == f"t{n}"
+    assert tokens.after(Page([], None)) is None
+
+
+def test_a_repeated_token_is_a_protocol_error_shown_short() -> None:
+    tokens = PageTokens()
+    long = "x" * 5000
+    tokens.after(Page([1], long))
+    with pytest.raises(ProtocolError) as info:
+        tokens.after(Page([2], long))
+    assert len(str(info.value)) < 200

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from ._backoff import Backoff
 from ._constants import OPERATION_FIRST_POLL_S, OPERATION_POLL_CAP_S, OPERATION_POLL_MULTIPLIER
+from ._protocol import as_protocol_error, parsed
 from ._retry import is_retryable
 from .checkpoints.types import OperationStatus
 from .errors import OperationError, OperationTimeoutError
@@ -96,7 +97,8 @@ class BaseOperation(Generic[T]):
             raise OperationError(
                 f"operation {self.name} finished without a response", operation=self.name
             )
-        self._value = self._parse({k: v for k, v in response.items() if k != "@type"})
+        data = {k: v for k, v in response.items() if k != "@type"}
+        self._value = parsed(self._parse, data, where=f"operation {self.name}: response")
         return self._value
 
     def _deadline(self, timeout: float | None) -> float:
@@ -117,6 +119,12 @@ class BaseOperation(Generic[T]):
         self._last_poll_error = None
 
     def _poll_failed(self, exc: BaseException) -> None:
-        if not self._is_transient(exc):
-            raise exc
-        self._last_poll_error = exc
+        """Keep a transient failure for the next poll; raise any other.
+
+        Called outside the ``except`` block that caught ``exc``, so what it raises chains
+        nothing; a poll reply of the wrong shape is a ``ProtocolError``.
+        """
+        if self._is_transient(exc):
+            self._last_poll_error = exc
+            return
+        raise as_protocol_error(exc, where=f"operation {self.name}: poll") or exc

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from .errors import APIError
+from .errors import ProtocolError
 
-__all__ = ["Page", "next_token"]
+__all__ = ["MAX_EMPTY_PAGES", "Page", "PageTokens"]
 
 T = TypeVar("T")
+
+# Empty pages that carry a next token are allowed (a server may scan and find nothing on
+# a page), but not without end: this many in a row stops the listing.
+MAX_EMPTY_PAGES = 32
 
 
 @dataclass(frozen=True)
@@ -20,14 +24,31 @@ class Page(Generic[T]):
     next_page_token: str | None = None
 
 
-def next_token(page: Page[T], seen: set[str]) -> str | None:
-    """The token of the next request; None ends the listing.
+@dataclass
+class PageTokens:
+    """The page tokens of one listing: when it ends, and when the server would never end it.
 
-    A token seen before (A, B, A...) would make the listing go round forever.
+    A token seen before (A, B, A...) or :data:`MAX_EMPTY_PAGES` empty pages in a row, each
+    with a new token, would make the listing go on forever: both are a ``ProtocolError``.
     """
-    following = page.next_page_token or None
-    if following is not None:
-        if following in seen:
-            raise APIError(f"the server repeated page token {following!r}; stopping the listing")
-        seen.add(following)
-    return following
+
+    seen: set[str] = field(default_factory=set)
+    empty_in_a_row: int = 0
+
+    def after(self, page: Page[T]) -> str | None:
+        """The token of the next request; None ends the listing."""
+        following = page.next_page_token or None
+        if following is None:
+            return None
+        if following in self.seen:
+            raise ProtocolError(
+                f"the server repeated page token {following[:80]!r}; stopping the listing"
+            )
+        self.seen.add(following)
+        self.empty_in_a_row = 0 if page.items else self.empty_in_a_row + 1
+        if self.empty_in_a_row >= MAX_EMPTY_PAGES:
+            raise ProtocolError(
+                f"the server sent {self.empty_in_a_row} empty pages in a row, each with a new "
+                "page token; stopping the listing"
+            )
+        return following

@@ -15,7 +15,8 @@ Runtime failures::
     │   │   └── InternalServerError   5xx
     │   ├── APIConnectionError        no HTTP answer
     │   │   └── APITimeoutError       (also a TimeoutError)
-    │   └── ProtocolError             a 2xx reply that is not what the protocol says
+    │   └── ProtocolError             a reply that is not what the protocol says
+    ├── ClientClosedError             the client (or its http_client) was closed
     ├── OperationError                a long-running operation finished with an error
     ├── OperationTimeoutError         waiting for an operation ran out (also a TimeoutError)
     ├── RequestFailedError            a trainer future finished with an error
@@ -45,6 +46,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CheckpointNotFoundError",
+    "ClientClosedError",
     "ConflictError",
     "FireworksError",
     "GoneError",
@@ -153,35 +155,46 @@ class InternalServerError(APIStatusError):
 
 
 class APIConnectionError(APIError):
-    """The request got no HTTP answer (refused, reset, DNS, TLS).
+    """The request got no HTTP answer (refused, reset, DNS, TLS), or no whole one in time.
 
     ``request_sent`` is False only when the connection failed before anything was sent,
     so the server surely did not act.
     """
 
-    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+    def __init__(
+        self, message: str, *, request_sent: bool = True, method: str = "", path: str = ""
+    ) -> None:
         super().__init__(message)
         self.request_sent = request_sent
+        self.method = method
+        self.path = path
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
-    """The request timed out before an answer arrived."""
+    """The request's deadline passed before its whole answer arrived."""
 
 
 class ProtocolError(APIError):
-    """A successful status whose reply is not what the protocol says (not a JSON object).
+    """A reply that is not what the protocol says.
 
+    A 2xx that is not a JSON object or not of the documented shape, a reply larger than the
+    client accepts, a redirect to another origin, a listing whose pages never end.
     ``message`` is one line, ``"{status} {METHOD} {path}: {what is wrong}"``.
     """
 
     def __init__(
         self, message: str, *, status_code: int | None = None, method: str = "", path: str = ""
     ) -> None:
+        message = _one_line(message)
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.method = method
         self.path = path
+
+
+class ClientClosedError(FireworksError):
+    """The client was used after ``close()`` (or its ``http_client`` was closed)."""
 
 
 class OperationError(FireworksError):

@@ -7,12 +7,15 @@ from typing import Any
 import httpx
 import pytest
 
+from fireworks_training._protocol import describe, parsed
 from fireworks_training.clients._base_client import (
     USER_AGENT,
+    APIKey,
     auth_headers,
     decode_reply,
     resolve_api_key,
     resolve_base_url,
+    same_origin,
 )
 from fireworks_training.clients._http_errors import (
     connection_error,
@@ -266,3 +269,81 @@ def test_a_2xx_reply_that_is_not_an_object_is_a_protocol_error(response: httpx.R
 def test_decode_reply_raises_the_status_error_with_the_key_masked() -> None:
     with pytest.raises(NotFoundError, match=r"404 GET .*: gone \*\*\*"):
         decode_reply(reply(404, {"error": {"message": f"gone {SECRET}"}}), secret=SECRET)
+
+
+# The key in frames, cuts and URLs ----------------------------------------------------------
+
+
+def test_the_key_is_a_str_whose_repr_is_masked() -> None:
+    key = resolve_api_key(f" {SECRET} ")
+    assert isinstance(key, APIKey)
+    assert key == SECRET
+    assert repr(key) == "'***'"
+    assert repr({"X-Api-Key": key}) == "{'X-Api-Key': '***'}"
+    assert repr(key[:10]) == "'***'"  # a renderer that shows a long string's head
+    assert f"{key}" == SECRET  # what goes into the header is the key itself
+
+
+@pytest.mark.parametrize("where", ["json", "text"])
+def test_the_key_is_masked_before_the_message_is_cut(where: str) -> None:
+    text = "e" * 480 + SECRET + " tail"
+    body = {"error": {"message": text}} if where == "json" else None
+    response = reply(400, body, text=None if where == "json" else text)
+    error = error_from_response(response, secret=SECRET)
+    assert SECRET[:6] not in str(error)
+    assert "***" in str(error) or str(error).endswith("...")
+    assert SECRET not in error.server_message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "Invalid port"),
+        ("http://127.0.0.1:99999", "port 99999 is not in 1..65535"),
+        ("http://127.0.0.1:0", "port 0 is not in 1..65535"),
+        ("localhost:8080", "scheme"),
+    ],
+)
+def test_a_base_url_that_cannot_work_is_bad_input(url: str, problem: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=problem):
+        resolve_base_url(url)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://fw.test/v1/x", "https://fw.test:443/v1/y", True),
+        ("http://fw.test/a", "https://fw.test/a", False),
+        ("http://fw.test:8000/a", "http://fw.test:8001/a", False),
+        ("http://fw.test/a", "http://evil.test/a", False),
+    ],
+)
+def test_same_origin(a: str, b: str, same: bool) -> None:
+    assert same_origin(httpx.URL(a), httpx.URL(b)) is same
+
+
+def test_a_connection_error_keeps_method_and_path_not_the_request() -> None:
+    error = connection_error(httpx.ConnectError("refused", request=REQUEST))
+    assert (error.method, error.path) == ("GET", "/v1/accounts/a/models/m")
+    assert not any(isinstance(v, httpx.Request) for v in vars(error).values())
+
+
+def test_a_parse_failure_is_one_protocol_error_with_the_key_masked() -> None:
+    def parse(body: Any) -> Any:
+        raise ValueError(f"bad value {SECRET}\nover lines")
+
+    with pytest.raises(ProtocolError) as info:
+        parsed(parse, {}, where="200 GET /x", secret=SECRET, status_code=200)
+    assert (
+        str(info.value) == "200 GET /x: reply does not match the protocol: bad value *** over lines"
+    )
+    assert info.value.__context__ is None
+    assert describe(KeyError("name")) == "missing 'name'"
+
+
+def test_a_deliberate_error_of_a_parser_goes_through() -> None:
+    def parse(body: Any) -> Any:
+        raise InvalidArgumentError("pass base_model=")
+
+    with pytest.raises(InvalidArgumentError, match="pass base_model="):
+        parsed(parse, {}, where="200 GET /x")

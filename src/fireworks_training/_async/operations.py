@@ -78,12 +78,15 @@ class AsyncOperation(BaseOperation[T]):
             await self._poll()
 
     async def _poll(self) -> None:
+        failure: Exception
         try:
             status = await self._refresh(self.name)
         except Exception as exc:
-            self._poll_failed(exc)
+            failure = exc
+        else:
+            self._update(status)
             return
-        self._update(status)
+        self._poll_failed(failure)
 
 
 async def _no_refresh(name: str) -> OperationStatus:

@@ -78,12 +78,15 @@ class Operation(BaseOperation[T]):
             self._poll()
 
     def _poll(self) -> None:
+        failure: Exception
         try:
             status = self._refresh(self.name)
         except Exception as exc:
-            self._poll_failed(exc)
+            failure = exc
+        else:
+            self._update(status)
             return
-        self._update(status)
+        self._poll_failed(failure)
 
 
 def _no_refresh(name: str) -> OperationStatus:

@@ -2,7 +2,8 @@
 """``SyncPager``: a lazy listing over ``pageToken`` pages (docs/protocol.md §1.2).
 
 Nothing is fetched until the pager is iterated. Iterate items directly or whole pages via
-``.pages``; each iteration starts again from the first page.
+``.pages``; each iteration starts again from the first page. A server that repeats a token,
+or sends empty pages with new tokens without end, stops the listing with ``ProtocolError``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from .._paging import Page, next_token
+from .._paging import Page, PageTokens
 
 __all__ = ["SyncPager"]
 
@@ -27,11 +28,11 @@ class SyncPager(Generic[T]):
     def pages(self) -> Iterator[Page[T]]:
         """Every page in server order, fetched one at a time."""
         token: str | None = None
-        seen: set[str] = set()
+        tokens = PageTokens()
         while True:
             page = self._fetch_page(token)
             yield page
-            token = next_token(page, seen)
+            token = tokens.after(page)
             if token is None:
                 return
 

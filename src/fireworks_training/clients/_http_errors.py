@@ -24,10 +24,12 @@ from ..errors import (
 __all__ = ["connection_error", "error_from_response", "raise_for_status", "redact"]
 
 _ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+# Characters of server text kept in an error's one-line message (``server_message`` has all).
+MESSAGE_LIMIT = 500
 
 
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` masked."""
+    """``text`` with every occurrence of ``secret`` masked; mask before cutting ``text``."""
     return text.replace(secret, "***") if secret else text
 
 
@@ -62,24 +64,28 @@ def _error_parts(body: Any) -> tuple[str | None, str | None]:
 
 
 def error_from_response(response: httpx.Response, *, secret: str = "") -> APIStatusError:
-    """The typed error for a response with an error status."""
+    """The typed error for a response with an error status.
+
+    The key is masked before anything is cut or parsed out of the body, so no cut can leave
+    part of it behind.
+    """
     request = response.request
-    text = response.text
+    text = redact(response.text, secret)
     body: Any
     is_json = bool(text)
     try:
-        body = json.loads(text) if text else None
+        body = _redact_value(json.loads(text), secret) if text else None
     except ValueError:
         body, is_json = text, False
     message, reason = _error_parts(body)
     shown = message
     if shown is None:
-        shown = text.strip().splitlines()[0][:500] if text.strip() else response.reason_phrase
+        shown = text.strip().splitlines()[0] if text.strip() else response.reason_phrase
     if message is None:
         # A JSON body without a message may echo the request: it is not the server's text.
         message = "" if is_json else shown
     path = request.url.path
-    line = redact(f"{response.status_code} {request.method} {path}: {shown}", secret)
+    line = f"{response.status_code} {request.method} {path}: {_cut(shown)}"
     cls = status_error_class(response.status_code)
     return cls(
         line,
@@ -88,10 +94,15 @@ def error_from_response(response: httpx.Response, *, secret: str = "") -> APISta
         path=path,
         request_id=response.headers.get("x-request-id"),
         reason=reason,
-        body=_redact_value(body, secret),
+        body=body,
         retry_after=parse_retry_after(response.headers.get("retry-after")),
-        server_message=redact(message, secret),
+        server_message=message,
     )
+
+
+def _cut(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters (already masked: a cut never reveals a key)."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def raise_for_status(response: httpx.Response, *, secret: str = "") -> None:
@@ -100,15 +111,28 @@ def raise_for_status(response: httpx.Response, *, secret: str = "") -> None:
         raise error_from_response(response, secret=secret)
 
 
-def connection_error(exc: httpx.TransportError, *, secret: str = "") -> APIConnectionError:
-    """Our error for an httpx transport failure; notes whether the request left the client."""
-    try:
-        where = f"{exc.request.method} {exc.request.url.path}"
-    except RuntimeError:
-        where = "request"
+def connection_error(exc: httpx.HTTPError, *, secret: str = "") -> APIConnectionError:
+    """Our error for an httpx transport failure; notes whether the request left the client.
+
+    It keeps the method, path and httpx's text (masked), never the httpx exception or its
+    request, whose headers hold the key.
+    """
+    method, path = _where(exc)
+    where = f"{method} {path}" if method else "request"
     detail = redact(str(exc) or type(exc).__name__, secret)
     if isinstance(exc, httpx.TimeoutException):
         sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        return APITimeoutError(f"timed out: {where}: {detail}", request_sent=sent)
+        return APITimeoutError(
+            f"timed out: {where}: {detail}", request_sent=sent, method=method, path=path
+        )
     sent = not isinstance(exc, httpx.ConnectError)
-    return APIConnectionError(f"connection failed: {where}: {detail}", request_sent=sent)
+    return APIConnectionError(
+        f"connection failed: {where}: {detail}", request_sent=sent, method=method, path=path
+    )
+
+
+def _where(exc: httpx.HTTPError) -> tuple[str, str]:
+    try:
+        return exc.request.method, exc.request.url.path
+    except RuntimeError:  # an httpx error raised before it had a request
+        return "", ""

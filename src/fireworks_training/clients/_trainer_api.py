@@ -39,6 +39,9 @@ __all__ = [
 
 RETRIEVE_PATH = "/api/v1/retrieve_future"
 MAX_CONNECTIONS = 64
+# forward/backward results carry per-token outputs for a whole batch: far larger than any
+# control-plane reply, still bounded (see BaseClient.max_reply_bytes).
+MAX_REPLY_BYTES = 1024 * 1024 * 1024
 QUICK_REPOLLS = 3  # 408/5xx answers re-polled at once before backing off
 
 
@@ -160,6 +163,7 @@ class AsyncTrainerAPI(AsyncAPIClient):
     _LIMITS: ClassVar[httpx.Limits | None] = httpx.Limits(
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
+    _MAX_REPLY_BYTES: ClassVar[int] = MAX_REPLY_BYTES
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ..errors import FireworksError, InvalidArgumentError, RequestFailedError
+from ..errors import ClientClosedError, FireworksError, InvalidArgumentError, RequestFailedError
 from ..futures import TrainerFuture
 from ._trainer_api import MAX_CONNECTIONS, AsyncTrainerAPI
 
@@ -42,7 +42,10 @@ class LoopThread:
         self._closed = False
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Schedule ``coro`` on the loop."""
+        """Schedule ``coro`` on the loop; after :meth:`close`, ``ClientClosedError``."""
+        if self._closed:
+            coro.close()
+            raise ClientClosedError("the trainer client is closed; make a new one")
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -58,7 +61,7 @@ class LoopThread:
         if self._closed:
             return
         self._closed = True
-        self.run(_cancel_all())
+        asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()

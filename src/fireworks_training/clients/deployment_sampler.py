@@ -33,6 +33,7 @@ from ..errors import (
     ProtocolError,
 )
 from ._async._base_client import AsyncAPIClient
+from ._base_client import Request, bearer
 from ._completions import (
     COMPLETIONS_PATH,
     Choice,
@@ -45,7 +46,6 @@ from ._completions import (
     parse_stream,
     to_completion,
 )
-from ._header_request import HeaderRequest, HeaderRequests, bearer
 
 __all__ = ["DeploymentSampler", "SampledCompletion", "SamplingConcurrencyController"]
 
@@ -75,7 +75,7 @@ def _jittered(attempt: int) -> float:
     return _BACKOFF.delay(attempt) * (0.5 + random.random())
 
 
-class DeploymentSampler(HeaderRequests, AsyncAPIClient):
+class DeploymentSampler(AsyncAPIClient):
     """Samples completions from a deployment: ``model`` is ``accounts/{a}/deployments/{d}``.
 
     ``tokenizer`` is optional (needed by :meth:`sample_with_tokens` and token-id stops; it
@@ -137,7 +137,7 @@ class DeploymentSampler(HeaderRequests, AsyncAPIClient):
 
     # One request ----------------------------------------------------------------------------
 
-    async def _attempt(self, request: HeaderRequest, stream: bool) -> list[Choice]:
+    async def _attempt(self, request: Request, stream: bool) -> list[Choice]:
         async with self._slot():
             response = await self._respond(request)
         if not response.is_success:
@@ -149,7 +149,7 @@ class DeploymentSampler(HeaderRequests, AsyncAPIClient):
     async def _request(self, body: dict[str, Any]) -> list[Choice]:
         """One logical request, retried as the module says; the last failure raises."""
         headers = {**bearer(self._api_key), "x-request-id": uuid.uuid4().hex}
-        request = HeaderRequest("POST", COMPLETIONS_PATH, json=body, headers=headers)
+        request = Request("POST", COMPLETIONS_PATH, json=body, headers=headers)
         transient = not_ready = 0
         while True:
             try:

@@ -44,7 +44,7 @@ class AsyncAccounts(AsyncAPIClient):
         """The account id: as given, else resolved once via ``GET /v1/accounts``."""
         async with self._lock:
             if self._account_id is None:
-                self._account_id = parse_account(await self._call(accounts_request()))
+                self._account_id = await self._call(accounts_request(), parse=parse_account)
         return self._account_id
 
     async def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:

@@ -88,7 +88,7 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
 
         async def fetch(token: str | None) -> Page[Checkpoint]:
             request = list_checkpoints_request(await self._job_name(job_id), page_size, token)
-            return parse_checkpoint_page(await self._call(request))
+            return await self._call(request, parse=parse_checkpoint_page)
 
         return AsyncPager(fetch)
 
@@ -154,38 +154,39 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
         base_model = plan.base_model
         if base_model is None:
             job = TrainerJobName(account, plan.job_id)
-            base_model = parse_base_model(await self._call(job_request(job)))
+            base_model = await self._call(job_request(job), parse=parse_base_model)
         return await self._post_promotion(plan.resolve(account, base_model))
 
     async def _post_promotion(self, promotion: Promotion) -> AsyncOperation[Model]:
         attempts = PromoteAttempts()
         policy = self._retry.with_predicate(attempts.should_retry)
         try:
-            body = await policy.acall(lambda: self._send_promotion(promotion, attempts))
+            reply = await policy.acall(lambda: self._send_promotion(promotion, attempts))
         except ConflictError as conflict:
             if not attempts.ambiguous_seen:
                 raise
             model = await self._recover_conflict(promotion, conflict)
             return self._model_operation(model)
-        reply = parse_promote_reply(body)
         if isinstance(reply, Model):
             return AsyncOperation.completed(reply)
         return self._operation(reply, model_from_response)
 
     async def _send_promotion(
         self, promotion: Promotion, attempts: PromoteAttempts
-    ) -> dict[str, Any]:
+    ) -> Model | OperationStatus:
         try:
-            return await self._send(promotion.request(async_promotion=attempts.async_promotion))
+            request = promotion.request(async_promotion=attempts.async_promotion)
+            return await self._send(request, parse_promote_reply)
         except BadRequestError as exc:
             if not attempts.drop_async_promotion(exc):
                 raise
-        return await self._send(promotion.request(async_promotion=attempts.async_promotion))
+        request = promotion.request(async_promotion=attempts.async_promotion)
+        return await self._send(request, parse_promote_reply)
 
     async def _recover_conflict(self, promotion: Promotion, conflict: ConflictError) -> Model:
         """After an ambiguous attempt, a 409 may be that attempt's own model."""
         try:
-            model = parse_model(await self._call(model_request(promotion.output_model)))
+            model = await self._call(model_request(promotion.output_model), parse=parse_model)
         except APIStatusError as exc:
             raise conflict from exc
         if not same_checkpoint(model, promotion):
@@ -200,5 +201,5 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
         return self._operation(status, model_from_response, refresh=self._refresh_model)
 
     async def _refresh_model(self, name: str) -> OperationStatus:
-        reply = await self._call(model_request(ModelName.parse(name)))
-        return model_status(parse_model(reply))
+        model = await self._call(model_request(ModelName.parse(name)), parse=parse_model)
+        return model_status(model)

@@ -26,7 +26,7 @@ from ...errors import (
     InvalidArgumentError,
     WeightSyncError,
 )
-from .._header_request import HeaderRequest, bearer
+from .._base_client import Request, bearer
 from .._weight_sync_rules import (
     HOT_LOAD_PATH,
     Deadline,
@@ -96,9 +96,9 @@ class AsyncHotLoad(AsyncDeployments):
         body: dict[str, Any] | None = None,
         path: str | None = None,
         cmek_resource: str | None = None,
-    ) -> HeaderRequest:
+    ) -> Request:
         headers = {**bearer(self._api_key), **target.headers(path, cmek_resource)}
-        return HeaderRequest(
+        return Request(
             method,
             HOT_LOAD_PATH,
             json=body,
@@ -124,7 +124,7 @@ class AsyncHotLoad(AsyncDeployments):
         """POST the signal, resent (idempotent) on transient failures within ``deadline``."""
         policy = replace(self._retry, retry_on=is_retryable, deadline_s=deadline.timeout(1e9))
 
-        def request(include_reset: bool) -> HeaderRequest:
+        def request(include_reset: bool) -> Request:
             flag = reset_prompt_cache if include_reset else None
             body = signal_body(identity, reset_prompt_cache=flag, metadata=metadata)
             per_try = deadline.timeout(timeout)

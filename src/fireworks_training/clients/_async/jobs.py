@@ -16,7 +16,7 @@ from ..._retry import is_retryable, surely_not_acted
 from ...checkpoints.names import TrainerJobName
 from ...checkpoints.types import TrainerJob
 from ...errors import APIConnectionError, APIError, ConflictError
-from .._base_client import Request, resolve_base_url
+from .._base_client import Request, resolve_api_key, resolve_base_url
 from .._job_rules import (
     Resumption,
     Step,
@@ -101,7 +101,7 @@ class AsyncJobs(AsyncAccounts):
         # Without an id a repeated POST could make a second job: resend only when safe.
         retry_on = is_retryable if short_id else surely_not_acted
         try:
-            return TrainerJob.model_validate(await self._call(request, retry_on=retry_on))
+            return await self._call(request, parse=TrainerJob.model_validate, retry_on=retry_on)
         except ConflictError as conflict:
             if short_id is None:
                 raise
@@ -112,7 +112,7 @@ class AsyncJobs(AsyncAccounts):
     async def get(self, job_id: str | TrainerJobName) -> TrainerJob:
         """A trainer job by short id (in this account) or full name."""
         request = job_request(await self._job_name(job_id))
-        return TrainerJob.model_validate(await self._call(request))
+        return await self._call(request, parse=TrainerJob.model_validate)
 
     async def delete(self, job_id: str | TrainerJobName) -> None:
         """Delete a trainer job (its checkpoint rows stay within retention)."""
@@ -166,8 +166,8 @@ class AsyncJobs(AsyncAccounts):
     async def _resume(self, job: TrainerJobName) -> TrainerJob:
         # Resent only when the server surely did not act: a second :resume could fail a job
         # the first one already restarted.
-        body = await self._call(resume_job_request(job), retry_on=surely_not_acted)
-        return TrainerJob.model_validate(body)
+        request = resume_job_request(job)
+        return await self._call(request, parse=TrainerJob.model_validate, retry_on=surely_not_acted)
 
     async def _try_resume(self, job: TrainerJobName) -> bool:
         """``:resume``; False after a transient failure, which the next poll sorts out."""
@@ -229,6 +229,7 @@ class AsyncTrainerJobManager(AsyncJobs):
         additional_headers: Mapping[str, str] | None = None,
         trainer_gateway_url: str | None = None,
     ) -> None:
+        api_key = resolve_api_key(api_key)  # a masked repr in this frame too
         super().__init__(
             api_key,
             base_url,

@@ -28,4 +28,5 @@ class AsyncModels(AsyncAccounts):
 
     async def get_model(self, model_id: str | ModelName) -> Model:
         """A model by short id (in this account) or full name."""
-        return parse_model(await self._call(model_request(await self._model_name(model_id))))
+        request = model_request(await self._model_name(model_id))
+        return await self._call(request, parse=parse_model)

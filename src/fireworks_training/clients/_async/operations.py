@@ -32,11 +32,11 @@ class AsyncOperations(AsyncAPIClient):
     async def get_operation(self, name: str | OperationName) -> OperationStatus:
         """A long-running operation's current status, by its resource name."""
         request = operation_request(OperationName.parse(name))
-        return parse_operation(await self._call(request))
+        return await self._call(request, parse=parse_operation)
 
     async def _refresh_operation(self, name: str) -> OperationStatus:
         # One attempt: the operation itself retries transient poll failures.
-        return parse_operation(await self._send(operation_request(name)))
+        return await self._send(operation_request(name), parse_operation)
 
     def _operation(
         self,

@@ -3,6 +3,12 @@
 
 Everything that does no I/O is :class:`~.._base_client.BaseClient`'s. The public
 constructor arguments are these; a resource module adds its calls as a mixin of this class.
+
+One attempt (:meth:`SyncAPIClient._respond`) is bounded as a whole: one deadline for
+connecting, sending and reading every byte (``timeout``, see ``_deadline.py``), at most
+``max_reply_bytes`` read, redirects followed only when the ``http_client`` asks for it and
+only to the same origin. Whatever goes wrong is our typed error, raised outside any
+``except`` block so that no httpx exception (whose request holds the key) is chained to it.
 """
 
 from __future__ import annotations
@@ -10,14 +16,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar, overload
 
 import httpx
 
 from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
-from .._base_client import BaseClient, Request
+from .._base_client import BaseClient, Request, resolve_api_key
+from .._deadline import Deadline, total_seconds
 
 __all__ = ["SyncAPIClient"]
+
+T = TypeVar("T")
 
 
 class SyncAPIClient(BaseClient):
@@ -42,6 +51,7 @@ class SyncAPIClient(BaseClient):
         http_client: httpx.Client | None = None,
         additional_headers: Mapping[str, str] | None = None,
     ) -> None:
+        api_key = resolve_api_key(api_key)  # a masked repr in this frame too
         super().__init__(
             api_key,
             base_url,
@@ -61,7 +71,11 @@ class SyncAPIClient(BaseClient):
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the HTTP connections (a caller's ``http_client`` stays open)."""
+        """Close the HTTP connections (a caller's ``http_client`` stays open).
+
+        Any later call raises :class:`~fireworks_training.errors.ClientClosedError`.
+        """
+        self._closed = True
         if self._owns_http:
             self._http.close()
 
@@ -76,24 +90,125 @@ class SyncAPIClient(BaseClient):
     ) -> None:
         self.close()
 
+    def _usable_http(self) -> httpx.Client:
+        """The connection pool, once it is known that it can send."""
+        if self._closed:
+            raise self._closed_error()
+        if self._http.is_closed:
+            raise self._closed_error(http_client=True)
+        return self._http
+
     def _respond(self, request: Request) -> httpx.Response:
-        """One attempt, whatever the status; a transport failure is our connection error."""
+        """One attempt, whatever the status: the whole reply, read within the deadline.
+
+        A transport failure, the deadline, a reply too large, a refused redirect or a closed
+        client is our typed error.
+        """
+        http = self._usable_http()
+        timeout = self._timeout_of(request)
+        deadline = Deadline(total_seconds(timeout))
+        http_request = self._build(http, request, timeout, deadline.extensions())
+        error: BaseException
         try:
-            response = self._http.request(**self._http_args(request))
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc) from exc
-        return self._received(request, response)
+            with deadline:
+                response = self._exchange(http, http_request, deadline)
+        except TimeoutError:
+            error = self._deadline_error(http_request, deadline.seconds)
+        except httpx.HTTPError as exc:
+            error = self._transport_error(exc)
+        except RuntimeError:
+            if not http.is_closed:  # closed meanwhile, by another thread or task
+                raise
+            error = self._closed_error(http_client=not self._closed)
+        else:
+            return self._received(request, response)
+        raise error  # outside the except blocks: the httpx exception is not chained
 
-    def _send(self, request: Request) -> dict[str, Any]:
-        """One attempt: the reply's JSON object, or our typed error."""
-        return self._decode(self._respond(request))
+    def _exchange(
+        self, http: httpx.Client, http_request: httpx.Request, deadline: Deadline
+    ) -> httpx.Response:
+        """Send, follow same-origin redirects if ``http`` does, read at most the limit."""
+        response = http.send(http_request, stream=True, follow_redirects=False)
+        try:
+            deadline.watch(response)
+            hops = 0
+            while response.next_request is not None and http.follow_redirects:
+                following = self._redirect(response, hops, http.max_redirects)
+                hops += 1
+                deadline.release()
+                response.close()
+                response = http.send(following, stream=True, follow_redirects=False)
+                deadline.watch(response)
+            return self._read_reply(response, deadline)
+        finally:
+            deadline.release()
+            response.close()
 
+    def _read_reply(self, response: httpx.Response, deadline: Deadline) -> httpx.Response:
+        """The reply with its body read: a 2xx over the limit raises, an error's head is kept.
+
+        A body of a declared length within the limit, not compressed, is read as it is;
+        any other is read chunk by chunk, counting decoded bytes.
+        """
+        limit = self._reply_limit(response)
+        if self._declared_within(response, limit):
+            response.read()
+            return self._masked(response)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            deadline.check()
+            size += len(chunk)
+            if size > limit:
+                if response.is_success:
+                    chunks.clear()  # not kept alive (nor shown) by the error's traceback
+                    raise self._too_large(response)
+                chunks.append(chunk[: len(chunk) - (size - limit)])
+                break
+            chunks.append(chunk)
+        return self._whole(response, b"".join(chunks))
+
+    @overload
+    def _send(self, request: Request) -> dict[str, Any]: ...
+
+    @overload
+    def _send(self, request: Request, parse: Callable[[Any], T]) -> T: ...
+
+    def _send(self, request: Request, parse: Callable[[Any], T] | None = None) -> Any:
+        """One attempt: the reply's JSON object (or ``parse`` of it), or our typed error.
+
+        A reply ``parse`` fails on is a one-line ``ProtocolError`` naming the request.
+        """
+        response = self._respond(request)
+        body = self._decode(response)
+        return body if parse is None else self._parse(response, body, parse)
+
+    @overload
     def _call(
         self, request: Request, *, retry_on: Callable[[BaseException], bool] | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def _call(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], T],
+        retry_on: Callable[[BaseException], bool] | None = None,
+    ) -> T: ...
+
+    def _call(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], T] | None = None,
+        retry_on: Callable[[BaseException], bool] | None = None,
+    ) -> Any:
         """:meth:`_send` under the client's retry policy; ``retry_on`` replaces its predicate.
 
         Without ``retry_on`` only failures of a call that is safe to repeat are retried.
         """
         policy = self._retry if retry_on is None else self._retry.with_predicate(retry_on)
-        return policy.call(lambda: self._send(request))
+        if parse is None:
+            return policy.call(lambda: self._send(request))
+        return policy.call(lambda: self._send(request, parse))

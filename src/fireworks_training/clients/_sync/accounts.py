@@ -45,7 +45,7 @@ class Accounts(SyncAPIClient):
         """The account id: as given, else resolved once via ``GET /v1/accounts``."""
         with self._lock:
             if self._account_id is None:
-                self._account_id = parse_account(self._call(accounts_request()))
+                self._account_id = self._call(accounts_request(), parse=parse_account)
         return self._account_id
 
     def _job_name(self, job_id: str | TrainerJobName) -> TrainerJobName:

@@ -89,7 +89,7 @@ class Checkpoints(Models, Operations):
 
         def fetch(token: str | None) -> Page[Checkpoint]:
             request = list_checkpoints_request(self._job_name(job_id), page_size, token)
-            return parse_checkpoint_page(self._call(request))
+            return self._call(request, parse=parse_checkpoint_page)
 
         return SyncPager(fetch)
 
@@ -155,36 +155,39 @@ class Checkpoints(Models, Operations):
         base_model = plan.base_model
         if base_model is None:
             job = TrainerJobName(account, plan.job_id)
-            base_model = parse_base_model(self._call(job_request(job)))
+            base_model = self._call(job_request(job), parse=parse_base_model)
         return self._post_promotion(plan.resolve(account, base_model))
 
     def _post_promotion(self, promotion: Promotion) -> Operation[Model]:
         attempts = PromoteAttempts()
         policy = self._retry.with_predicate(attempts.should_retry)
         try:
-            body = policy.call(lambda: self._send_promotion(promotion, attempts))
+            reply = policy.call(lambda: self._send_promotion(promotion, attempts))
         except ConflictError as conflict:
             if not attempts.ambiguous_seen:
                 raise
             model = self._recover_conflict(promotion, conflict)
             return self._model_operation(model)
-        reply = parse_promote_reply(body)
         if isinstance(reply, Model):
             return Operation.completed(reply)
         return self._operation(reply, model_from_response)
 
-    def _send_promotion(self, promotion: Promotion, attempts: PromoteAttempts) -> dict[str, Any]:
+    def _send_promotion(
+        self, promotion: Promotion, attempts: PromoteAttempts
+    ) -> Model | OperationStatus:
         try:
-            return self._send(promotion.request(async_promotion=attempts.async_promotion))
+            request = promotion.request(async_promotion=attempts.async_promotion)
+            return self._send(request, parse_promote_reply)
         except BadRequestError as exc:
             if not attempts.drop_async_promotion(exc):
                 raise
-        return self._send(promotion.request(async_promotion=attempts.async_promotion))
+        request = promotion.request(async_promotion=attempts.async_promotion)
+        return self._send(request, parse_promote_reply)
 
     def _recover_conflict(self, promotion: Promotion, conflict: ConflictError) -> Model:
         """After an ambiguous attempt, a 409 may be that attempt's own model."""
         try:
-            model = parse_model(self._call(model_request(promotion.output_model)))
+            model = self._call(model_request(promotion.output_model), parse=parse_model)
         except APIStatusError as exc:
             raise conflict from exc
         if not same_checkpoint(model, promotion):
@@ -199,5 +202,5 @@ class Checkpoints(Models, Operations):
         return self._operation(status, model_from_response, refresh=self._refresh_model)
 
     def _refresh_model(self, name: str) -> OperationStatus:
-        reply = self._call(model_request(ModelName.parse(name)))
-        return model_status(parse_model(reply))
+        model = self._call(model_request(ModelName.parse(name)), parse=parse_model)
+        return model_status(model)

@@ -18,7 +18,7 @@ import httpx
 from ..._retry import is_retryable
 from ...checkpoints.names import DeploymentName
 from ...errors import APIError, ConflictError, DeploymentError, InvalidArgumentError, NotFoundError
-from .._base_client import Request
+from .._base_client import Request, bearer
 from .._deployment_rules import (
     TERMINAL_STATES,
     DeploymentConfig,
@@ -30,7 +30,6 @@ from .._deployment_rules import (
     qualify_trainer_job,
     scale_to_zero_body,
 )
-from .._header_request import HeaderRequest, HeaderRequests, bearer
 from .accounts import Accounts
 
 __all__ = [
@@ -60,7 +59,7 @@ def _check_mask(update_mask: object) -> str:
     return ",".join(cleaned)
 
 
-class Deployments(HeaderRequests, Accounts):
+class Deployments(Accounts):
     """Deployment resources of the account, and waiting for them."""
 
     _inference_url: str
@@ -231,7 +230,7 @@ class Deployments(HeaderRequests, Accounts):
 
     def _probe(self, name: DeploymentName) -> bool:
         """True when the deployment answers a small completion with 200 (one attempt)."""
-        request = HeaderRequest(
+        request = Request(
             "POST",
             COMPLETIONS_PATH,
             json=probe_body(str(name)),

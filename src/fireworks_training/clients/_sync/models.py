@@ -29,4 +29,5 @@ class Models(Accounts):
 
     def get_model(self, model_id: str | ModelName) -> Model:
         """A model by short id (in this account) or full name."""
-        return parse_model(self._call(model_request(self._model_name(model_id))))
+        request = model_request(self._model_name(model_id))
+        return self._call(request, parse=parse_model)

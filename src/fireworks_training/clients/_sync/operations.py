@@ -33,11 +33,11 @@ class Operations(SyncAPIClient):
     def get_operation(self, name: str | OperationName) -> OperationStatus:
         """A long-running operation's current status, by its resource name."""
         request = operation_request(OperationName.parse(name))
-        return parse_operation(self._call(request))
+        return self._call(request, parse=parse_operation)
 
     def _refresh_operation(self, name: str) -> OperationStatus:
         # One attempt: the operation itself retries transient poll failures.
-        return parse_operation(self._send(operation_request(name)))
+        return self._send(operation_request(name), parse_operation)
 
     def _operation(
         self,
