@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet -e '.[emulator,migrate]' --group dev
+	$(BIN)/python -m pip install --quiet -e '.[emulator,migrate,remote]' --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)

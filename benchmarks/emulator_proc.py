@@ -95,7 +95,8 @@ def _reply(payload: dict[str, Any]) -> None:
 def _serve(long_poll_seconds: float) -> None:
     from fireworks_training.emulator import Emulator
 
-    with Emulator(long_poll_seconds=long_poll_seconds) as emu:
+    # The save benchmarks reuse a few names on purpose (see bench_trainer._name).
+    with Emulator(long_poll_seconds=long_poll_seconds, legacy_state_overwrite=True) as emu:
         _reply({"base_url": emu.base_url, "api_key": emu.api_key, "account_id": emu.account_id})
         for line in sys.stdin:
             request = json.loads(line)

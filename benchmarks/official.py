@@ -3,12 +3,15 @@
 Used by the benchmarks and by ``tests/emulator/test_wire_fidelity.py``, under
 ``~/.cache/fireworks-training-wirefidelity/<version>``. ``fireworks-ai==1.2.30`` requires
 ``certifi>=2026.10.19``, which the package registry does not carry, so a plain install
-fails: the package goes in with ``--no-deps``, then the few libraries its control-plane
-client imports are installed. Scripts run in a subprocess and print one JSON line.
+fails: the package goes in with ``--no-deps``, then the few libraries its control-plane,
+trainer, deployment and sampling clients import (no torch). The directory name carries a
+digest of that list, so a changed list builds a new virtualenv. Scripts run in a subprocess
+and print one JSON line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,7 +25,6 @@ __all__ = ["VERSION", "OfficialClient", "official_client"]
 
 VERSION = os.environ.get("FIREWORKS_AI_WIRE_VERSION", "1.2.30")
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-_VENV = _CACHE / "fireworks-training-wirefidelity" / VERSION
 _RUNTIME_DEPS = [
     "httpx<1",
     "urllib3",
@@ -32,8 +34,16 @@ _RUNTIME_DEPS = [
     "sniffio",
     "typing-extensions",
     "certifi",
+    # The training, deployment and weight-sync modules (its training-sdk extra, torch-free).
+    "numpy<3",
+    "orjson<4",
+    "protobuf<8",
+    "pyqwest==0.10.0",
+    "h2<5",
 ]
-_MODULE = "fireworks.training.sdk.fireworks_client"
+_DIGEST = hashlib.sha256("\n".join(_RUNTIME_DEPS).encode()).hexdigest()[:8]
+_VENV = _CACHE / "fireworks-training-wirefidelity" / f"{VERSION}-{_DIGEST}"
+_MODULE = "fireworks.training.sdk.fireworks_client, fireworks.training.sdk.weight_syncer"
 
 
 class OfficialClient:

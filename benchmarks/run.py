@@ -19,7 +19,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import bench_blobs, bench_import, bench_list, bench_promotion, bench_resume, bench_trainer
+from . import (
+    bench_blobs,
+    bench_import,
+    bench_list,
+    bench_promotion,
+    bench_remote_ledger,
+    bench_resume,
+    bench_trainer,
+)
 from .official import OfficialClient, official_client
 from .report import FULL, SMOKE, Config, Result, render_chart, render_markdown
 
@@ -36,6 +44,7 @@ BENCHMARKS: dict[str, Bench] = {
     "trainer": lambda config, _: bench_trainer.run(config),
     "promotion": bench_promotion.run,
     "resume": lambda config, _: bench_resume.run(config),
+    "remote-ledger": lambda config, _: bench_remote_ledger.run(config),
     "import": bench_import.run,
     "blobs": lambda config, _: bench_blobs.run(config),
 }

@@ -15,6 +15,8 @@ FORBIDDEN = {
     "emulator": {"clients", "cli", "migrate"},
     "migrate": {"emulator", "cli"},
 }
+# The emulator is an independent server: it imports nothing of the SDK outside itself.
+SELF_CONTAINED = {"emulator"}
 
 
 def _lazy_sources() -> dict[str, str]:
@@ -75,7 +77,8 @@ def _violations(layer: str) -> list[str]:
     problems: list[str] = []
     for path in sorted((PACKAGE / layer).rglob("*.py")):
         for module in sorted(_imported_modules(path)):
-            if _top_layer(module) in FORBIDDEN[layer]:
+            top = _top_layer(module)
+            if top in FORBIDDEN[layer] or (layer in SELF_CONTAINED and top not in (None, layer)):
                 problems.append(f"{path.relative_to(PACKAGE)} imports {module}")
     return problems
 
@@ -120,6 +123,27 @@ def test_the_checker_sees_lazy_names_of_the_package_root(layer: str, source: str
     path = PACKAGE / layer / "sub" / "bad.py" if "..." in source else PACKAGE / layer / "bad.py"
     flagged = [m for m in _imported_modules(path, source) if _top_layer(m) in FORBIDDEN[layer]]
     assert any(m.startswith("fireworks_training.clients.") for m in flagged), flagged
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from ..checkpoints.names import CheckpointName\n",
+        "from ..errors import InvalidNameError\n",
+        "from .. import __version__\n",
+        "import fireworks_training.checkpoints.kinds\n",
+    ],
+)
+def test_the_emulator_may_not_import_any_of_the_sdk(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "fireworks_training"
+    (fake / "emulator").mkdir(parents=True)
+    (fake / "emulator" / "bad.py").write_text(source + "from .names import parse_name\n")
+    monkeypatch.setattr(__import__(__name__, fromlist=["PACKAGE"]), "PACKAGE", fake)
+    flagged = _violations("emulator")
+    assert flagged
+    assert not any("emulator.names" in line for line in flagged)
 
 
 def test_the_root_names_allowed_in_checkpoints_are_not_flagged() -> None:

@@ -44,7 +44,9 @@ def _checkpoints_parser(sub: Any) -> None:
     which = promote.add_mutually_exclusive_group()
     which.add_argument("--checkpoint-name", help="exact or logical name (default: latest)")
     which.add_argument("--step", type=int, help="the step to promote (default: latest)")
-    promote.add_argument("--checkpoints-jsonl", help="run ledger, for the base model")
+    promote.add_argument(
+        "--checkpoints-jsonl", help="run ledger (a file, or a log_path URL), for the base model"
+    )
     promote.add_argument("--output-model-id", required=True)
     promote.add_argument("--base-model", help="default: from the ledger or the trainer job")
     promote.add_argument("--timeout", type=float, default=None, help="seconds to wait")
@@ -125,9 +127,9 @@ def _list(args: argparse.Namespace) -> int:
 def _ledger_base_model(path: str | None, checkpoint_id: str) -> str | None:
     if path is None:
         return None
-    from .checkpoints.ledger import Ledger
+    from .checkpoints.ledger import ledger_at
 
-    for record in Ledger.from_file(path).newest_first():
+    for record in ledger_at(path).newest_first():
         if record.base_model and checkpoint_id in (record.sampler_path, record.name):
             return record.base_model
     return None
@@ -148,7 +150,11 @@ def _check_promote_args(args: argparse.Namespace) -> None:
         raise InvalidArgumentError("--base-model must not be empty")
     check_timeout(args.timeout, what="--timeout")
     jsonl = args.checkpoints_jsonl
-    if jsonl is not None and not (os.path.isfile(jsonl) and os.access(jsonl, os.R_OK)):
+    if jsonl is not None and "://" in jsonl:
+        from .checkpoints.ledger import ledger_at
+
+        ledger_at(jsonl)  # a log_path URL: its scheme and extra are checked, nothing is read
+    elif jsonl is not None and not (os.path.isfile(jsonl) and os.access(jsonl, os.R_OK)):
         raise InvalidArgumentError(f"--checkpoints-jsonl {jsonl!r} is not a readable file")
 
 

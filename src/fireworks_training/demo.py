@@ -176,8 +176,9 @@ def run_demo(*, steps: int = 30, save_interval: int = 5, workdir: str | None = N
                 first.close()
             second = _start_process(emu, control, job, root / "run", save_interval)
             try:
-                info = second.ckpt.resume()
+                info = second.ckpt.resume(data_consumed_fallback=lambda step: step * BATCH_SIZE)
                 assert info is not None
+                assert info.data_consumed is not None
                 out.print(
                     f"resumed from [bold]{info.checkpoint_name}[/] (step {info.step}, "
                     f"data_consumed {info.data_consumed}) with load_state_with_optimizer"

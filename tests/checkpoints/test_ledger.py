@@ -1,18 +1,36 @@
-"""The ledger on disk: whole lines, durable appends, torn lines, atomic dataloader.json."""
+"""The run ledger: local lines (whole, fsynced, torn ones skipped) and remote objects."""
 
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
+import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fireworks_training.checkpoints import ledger as ledger_module
-from fireworks_training.checkpoints.ledger import Ledger, LedgerRecord, LedgerWarning
+from fireworks_training.checkpoints.ledger import (
+    Ledger,
+    LedgerRecord,
+    LedgerWarning,
+    LogPathError,
+    RemoteLedger,
+    ledger_at,
+    open_ledger,
+    parse_record,
+    redact_url,
+)
+from fireworks_training.checkpoints.ledger import local as ledger_module
+from fireworks_training.checkpoints.ledger.objects import LocalObjects
+from fireworks_training.checkpoints.ledger.reading import BackwardLines
+from fireworks_training.checkpoints.ledger.remote import object_keys
 
 
 def rec(name: str, step: int, **extra: object) -> LedgerRecord:
@@ -228,3 +246,208 @@ def test_a_failed_dataloader_write_keeps_the_old_file(
     assert ledger.dataloader_path.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataloader.json"]
     assert ledger.read_dataloader() == {"step-5": 20}
+
+
+# Reading backwards in linear time -----------------------------------------------------
+
+
+def test_a_long_unterminated_tail_is_read_in_linear_work(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.jsonl"
+    size = 32 * 2**20
+    with path.open("wb") as f:
+        f.write(rec("step-1", 1).to_line())
+        f.write(b"x" * size)  # a 32 MB last line with no newline: 512 blocks of 64 KiB
+    with path.open("rb") as f:
+        reader = BackwardLines(f)
+        lines = list(reader)
+    assert [len(line) for line in lines] == [size, len(rec("step-1", 1).to_line()) - 1]
+    total = path.stat().st_size
+    assert reader.bytes_read == total  # every byte read once
+    assert reader.bytes_joined <= total  # and copied into a line at most once more
+    ledger = Ledger(tmp_path)
+    with pytest.warns(LedgerWarning, match="line 1 from the end"):
+        assert [r.name for r in ledger.newest_first()] == ["step-1"]
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    st.booleans(),
+    st.integers(min_value=1, max_value=17),
+)
+def test_backward_lines_match_a_forward_split(lines: list[bytes], ends: bool, block: int) -> None:
+    data = b"\n".join(lines) + (b"\n" if ends else b"")
+    expected = [line for line in data.split(b"\n") if line.strip()]
+    expected.reverse()
+    reader = BackwardLines(io.BytesIO(data), block=block)
+    assert list(reader) == expected
+    assert reader.bytes_read == len(data)
+    assert reader.bytes_joined <= len(data)
+
+
+# Reading field by field ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "kept", "dropped"),
+    [
+        ({"name": "step-1", "step": "1"}, {"name": "step-1"}, ["step"]),
+        ({"name": "step-1", "state_path": {"uri": "x"}}, {"name": "step-1"}, ["state_path"]),
+        (
+            {"name": "s", "state_path": "tinker://j/weights/s"},
+            {"name": "s", "state_path": "tinker://j/weights/s"},
+            [],
+        ),
+        ({"name": "step-1", "data_consumed": True}, {"name": "step-1"}, ["data_consumed"]),
+        ({"name": "step-1", "base_model": ""}, {"name": "step-1"}, ["base_model"]),
+        ({"name": "s", "schema": 9, "new": [1]}, {"name": "s", "schema": 9, "new": [1]}, []),
+        ({"name": "s", "step": None}, {"name": "s"}, []),
+    ],
+)
+def test_value_fields_that_do_not_hold_are_dropped(
+    data: dict[str, object], kept: dict[str, object], dropped: list[str]
+) -> None:
+    record, problems = parse_record(data)
+    assert record is not None
+    assert record.to_json() == kept
+    assert [p.split("=", 1)[0] for p in problems] == dropped
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"step": 1},
+        {"name": "../etc"},
+        {"name": "step-1", "source_job_id": "a/b"},
+        {"name": "step-1", "source_job_id": 3},
+        ["name"],
+        "step-1",
+    ],
+)
+def test_records_without_a_valid_identity_are_skipped(data: object) -> None:
+    record, problems = parse_record(data)
+    assert record is None
+    assert problems
+
+
+def test_commit_writes_the_cursor_then_the_line_and_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    record = rec("step-5", 5, data_consumed=20)
+    assert ledger.commit(record)
+    assert not ledger.commit(record)
+    assert ledger.read_dataloader() == {"step-5": 20}
+    assert ledger.records() == [record]
+    assert ledger.data_consumed_of("step-5", "job-a") == 20
+    assert ledger.find("step-5", "job-a") == record
+    assert ledger.find("step-5", "other-job") == record  # a line without a job id
+
+
+# The remote ledger: one object per record ------------------------------------------------
+
+
+class CountingObjects:
+    """An object store that counts every operation (each is one request on S3)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.location = inner.location
+        self.calls: list[str] = []
+
+    def names(self, prefix: str) -> list[str]:
+        self.calls.append(f"names {prefix}")
+        return list(self.inner.names(prefix))
+
+    def read(self, key: str) -> bytes | None:
+        self.calls.append(f"read {key}")
+        data: bytes | None = self.inner.read(key)
+        return data
+
+    def create(self, key: str, data: bytes) -> None:
+        self.calls.append(f"create {key}")
+        self.inner.create(key, data)
+
+    def replace(self, key: str, data: bytes) -> None:
+        self.calls.append(f"replace {key}")
+        self.inner.replace(key, data)
+
+
+@pytest.fixture
+def memory_url() -> Iterator[str]:
+    fsspec = pytest.importorskip("fsspec")
+    url = f"memory://ledgers/{uuid.uuid4().hex}"
+    yield url
+    fsspec.filesystem("memory").rm(url.removeprefix("memory:/"), recursive=True)
+
+
+def test_a_remote_lookup_costs_the_same_for_ten_or_three_thousand_records(
+    tmp_path: Path,
+) -> None:
+    # The counts are the remote ledger's own: shown on a folder, filled without fsyncs.
+    for seq in range(1, 3001):
+        record = rec(f"step-{seq}", seq, data_consumed=seq * 4, source_job_id="job-a")
+        for key in object_keys(seq, record.name, "w-1"):
+            (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / key).write_bytes(record.to_line())
+    ledger = RemoteLedger(LocalObjects(tmp_path))
+    counting = CountingObjects(ledger.objects)
+    fresh = RemoteLedger(counting)
+    assert fresh.data_consumed_of("step-3000", "job-a") == 12000
+    assert fresh.data_consumed_of("step-1", "job-a") == 4
+    assert len(counting.calls) == 6  # list groups, list the newest group, read; twice
+    counting.calls.clear()
+    assert fresh.newest() == rec("step-3000", 3000, data_consumed=12000, source_job_id="job-a")
+    assert len(counting.calls) == 3
+    counting.calls.clear()
+    assert fresh.commit(rec("step-3001", 3001, source_job_id="job-a"))
+    assert [c.split()[0] for c in counting.calls] == ["names", "names", "create", "create"]
+    assert counting.calls[-1] == "create records/000000003/000000003001.json"
+
+
+def test_a_damaged_remote_record_is_skipped_with_a_warning(memory_url: str) -> None:
+    ledger = open_ledger(memory_url)
+    assert isinstance(ledger, RemoteLedger)
+    ledger.commit(rec("step-5", 5, data_consumed=20))
+    cursor, record = object_keys(2, "step-10", "w-1")
+    ledger.objects.create(record, b'{"name": "step-10", "st')
+    ledger.objects.create(cursor, b'{"name": "step-10", "step": "ten", "data_consumed": 40}')
+    with pytest.warns(LedgerWarning, match="skipping unreadable ledger record"):
+        assert [r.name for r in ledger.newest_first()] == ["step-5"]
+    with pytest.warns(LedgerWarning, match="step='ten' is invalid"):
+        assert ledger.data_consumed_of("step-10", "job-a") == 40
+
+
+def test_a_remote_repeat_is_written_once(memory_url: str) -> None:
+    ledger = open_ledger(memory_url)
+    record = rec("step-5", 5, data_consumed=20)
+    assert ledger.commit(record)
+    assert not ledger.commit(record)
+    assert ledger.records() == [record]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("s3://bucket/runs/a?versionId=3#x", "s3://bucket/runs/a"),
+        ("s3://user:pw@bucket/runs/a/", "s3://bucket/runs/a"),
+        ("gs://bucket", "gs://bucket"),
+    ],
+)
+def test_a_shown_url_carries_no_secret(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_credentials_in_a_url_are_refused() -> None:
+    pytest.importorskip("fsspec")
+    with pytest.raises(LogPathError, match="carries credentials") as refused:
+        open_ledger("s3://AKIA123:s3cr3t@bucket/run")
+    assert "s3cr3t" not in str(refused.value)
+    assert "AKIA123" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [("file:///tmp/run", Ledger), ("runs/a", Ledger), ("memory://runs/a", RemoteLedger)],
+)
+def test_file_urls_and_paths_are_local_ledgers(url: str, kind: type) -> None:
+    pytest.importorskip("fsspec")
+    assert isinstance(open_ledger(url), kind)
+    assert isinstance(ledger_at(url + "/checkpoints.jsonl"), kind)

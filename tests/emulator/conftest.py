@@ -1,22 +1,26 @@
-"""Fixtures: a fresh emulator per test and plain httpx clients for both planes."""
+"""Fixtures: the packaged emulator fixture with short long-polls, plain httpx clients."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from fireworks_training.emulator import Emulator
+from fireworks_training.emulator.settings import Settings
 
 from .kit import Trainer
 
 
 @pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(tmp_path / "state", long_poll_seconds=0.5) as emulator:
-        yield emulator
+def fireworks_emulator_settings() -> Settings:
+    return Settings(long_poll_seconds=0.5)
+
+
+@pytest.fixture
+def emu(fireworks_emulator: Emulator) -> Emulator:
+    return fireworks_emulator
 
 
 @pytest.fixture

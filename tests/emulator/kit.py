@@ -138,12 +138,15 @@ class Trainer:
             self.seq = 0
         return result
 
-    def submit(self, op: str, body: dict[str, Any], seq: int | None = None) -> str:
+    def submit(
+        self, op: str, body: dict[str, Any], seq: int | None = None, key: str | None = None
+    ) -> str:
         if seq is None:
             self.seq += 1
             seq = self.seq
         payload = {"model_id": self.model_id, "seq_id": seq, "type": op, **body}
-        response = self.http.post(self.api(op), json=payload)
+        headers = {"X-Idempotency-Key": key} if key else None
+        response = self.http.post(self.api(op), json=payload, headers=headers)
         response.raise_for_status()
         submitted = response.json()
         assert submitted["model_id"] == self.model_id
@@ -180,10 +183,14 @@ class Trainer:
         self.optim_step(lr)
         return float(loss)
 
-    def save_state(self, name: str, ttl_seconds: int | None = None) -> dict[str, Any]:
+    def save_state(
+        self, name: str, ttl_seconds: int | None = None, overwrite: bool | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"path": name}
         if ttl_seconds is not None:
             body["ttl_seconds"] = ttl_seconds
+        if overwrite is not None:
+            body["overwrite"] = overwrite
         return self.run("save_weights", body)
 
     def load_state(self, path: str, optimizer: bool) -> dict[str, Any]:
@@ -224,3 +231,108 @@ def promote_body(account: str, job_id: str, model_id: str, **extra: Any) -> dict
         "base_model": BASE_MODEL,
         **extra,
     }
+
+
+def deployment_body(
+    account: str, job_id: str | None, replicas: int = 1, **extra: Any
+) -> dict[str, Any]:
+    """A create body as the official DeploymentManager sends it, attached to ``job_id``."""
+    body: dict[str, Any] = {
+        "baseModel": BASE_MODEL,
+        "description": "Fireworks training deployment",
+        "minReplicaCount": replicas,
+        "maxReplicaCount": replicas,
+        "enableHotLoad": True,
+        "forTraining": True,
+        "hotLoadBucketType": "FW_HOSTED",
+        "acceleratorType": "NVIDIA_H200_141GB",
+        **extra,
+    }
+    if job_id is not None:
+        body["hotLoadTrainerJob"] = f"accounts/{account}/rlorTrainerJobs/{job_id}"
+    return body
+
+
+def delta_metadata(previous: str | None) -> dict[str, Any]:
+    return {
+        "previous_snapshot_identity": previous,
+        "compression_format": "arc_v2",
+        "checksum_format": "alder32",
+    }
+
+
+@dataclass
+class Deployment:
+    """One deployment over plain httpx: its resource, the hot-load API and completions."""
+
+    http: httpx.Client
+    account: str
+    deployment_id: str
+    base_model: str = BASE_MODEL
+
+    @classmethod
+    def create(
+        cls, http: httpx.Client, account: str, deployment_id: str, job_id: str | None, **extra: Any
+    ) -> Deployment:
+        response = http.post(
+            f"/v1/accounts/{account}/deployments",
+            params={"deploymentId": deployment_id},
+            json=deployment_body(account, job_id, **extra),
+        )
+        response.raise_for_status()
+        return cls(http, account, deployment_id)
+
+    @property
+    def path(self) -> str:
+        return f"/v1/accounts/{self.account}/deployments/{self.deployment_id}"
+
+    @property
+    def model(self) -> str:
+        return f"accounts/{self.account}/deployments/{self.deployment_id}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"fireworks-deployment": self.model, "fireworks-model": self.base_model}
+
+    def get(self) -> dict[str, Any]:
+        response = self.http.get(self.path)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def signal(
+        self, identity: str, previous: str | None = None, *, delta: bool = False, **extra: Any
+    ) -> httpx.Response:
+        """POST hot_load: a full load, or with ``delta`` the incremental metadata."""
+        body: dict[str, Any] = {"identity": identity, "reset_prompt_cache": True, **extra}
+        if delta:
+            body["incremental_snapshot_metadata"] = delta_metadata(previous)
+        return self.http.post("/hot_load/v1/models/hot_load", headers=self.headers, json=body)
+
+    def load(self, identity: str, previous: str | None = None, *, delta: bool = False) -> None:
+        """Signal and require a 200."""
+        response = self.signal(identity, previous, delta=delta)
+        assert response.status_code == 200, response.text
+        assert response.json() == {}
+
+    def replicas(self) -> list[dict[str, Any]]:
+        response = self.http.get("/hot_load/v1/models/hot_load", headers=self.headers)
+        response.raise_for_status()
+        replicas: list[dict[str, Any]] = response.json()["replicas"]
+        return replicas
+
+    def current(self) -> list[str | None]:
+        return [r["current_snapshot_identity"] for r in self.replicas()]
+
+    def complete(self, prompt: list[int] | str, **fields: Any) -> httpx.Response:
+        body = {"model": self.model, "prompt": prompt, **fields}
+        return self.http.post("/inference/v1/completions", json=body)
+
+    def prompt_logprobs(self, prompt: list[int]) -> list[float]:
+        """The echoed prompt's raw logprobs (rows 1..P-1), as compute_logprobs reads them."""
+        response = self.complete(
+            prompt, max_tokens=1, temperature=1.0, logprobs=True, echo=True, raw_output=True
+        )
+        response.raise_for_status()
+        rows = response.json()["choices"][0]["logprobs"]["content"]
+        return [float(r["logprob"]) for r in rows[1 : len(prompt)]]

@@ -21,8 +21,10 @@ def test_wrong_or_missing_key_is_401(emu: Emulator, headers: dict[str, str]) -> 
     response = httpx.get(f"{emu.base_url}/v1/accounts", headers=headers)
     assert response.status_code == 401
     error = response.json()["error"]
+    assert set(error) == {"code", "message", "status", "details"}  # the Google-style body
     assert error["code"] == 401
     assert error["status"] == "UNAUTHENTICATED"
+    assert error["details"] == []
     assert emu.api_key not in response.text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import httpx
 import pytest
 
@@ -144,3 +146,51 @@ def test_unknown_model_and_operation_are_404(http: httpx.Client) -> None:
 def test_hot_load_deployment_is_accepted(http: httpx.Client, job: str, sampler: str) -> None:
     extra = {"hot_load_deployment_id": "accounts/emulator/deployments/d1"}
     assert _promote(http, sampler, job, "hot", **extra).status_code == 200
+
+
+def _assert_not_promoted(emu: Emulator, http: httpx.Client, response: httpx.Response) -> None:
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert "no model was created" in error["message"]
+    assert error["details"][0]["reason"] == "PROMOTION_FAILED"
+    assert http.get("/v1/accounts/emulator/models/kept").status_code == 404
+    assert not (emu.state_dir / "models" / "kept.ckpt").exists()
+
+
+def test_a_promoted_model_holds_a_verified_copy_of_the_weights(
+    emu: Emulator, http: httpx.Client, job: str, sampler: str
+) -> None:
+    assert _promote(http, sampler, job, "kept").status_code == 200
+    copied = (emu.state_dir / "models" / "kept.ckpt").read_bytes()
+    assert copied == (emu.state_dir / "checkpoints" / job / f"{sampler}.ckpt").read_bytes()
+    assert not list((emu.state_dir / "models").glob("*.staging"))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_promotion_without_the_stored_weights_creates_no_model(
+    emu: Emulator, http: httpx.Client, job: str, sampler: str, mode: str
+) -> None:
+    emu.set_promotion_mode(mode, seconds=5)
+    (emu.state_dir / "checkpoints" / job / f"{sampler}.ckpt").unlink()
+    _assert_not_promoted(emu, http, _promote(http, sampler, job, "kept", async_promotion=True))
+    # Nothing half-made blocks a retry: it fails the same way, never with 409.
+    _assert_not_promoted(emu, http, _promote(http, sampler, job, "kept", async_promotion=True))
+
+
+def test_promotion_with_the_state_dir_deleted_creates_no_model(
+    emu: Emulator, http: httpx.Client, job: str, sampler: str
+) -> None:
+    shutil.rmtree(emu.state_dir)
+    _assert_not_promoted(emu, http, _promote(http, sampler, job, "kept"))
+
+
+def test_a_promotion_that_cannot_be_recorded_is_undone(
+    emu: Emulator, http: httpx.Client, job: str, sampler: str
+) -> None:
+    blocker = emu.state_dir / "control.json.tmp"
+    blocker.mkdir()  # the store's atomic rewrite cannot create its temporary file
+    _assert_not_promoted(emu, http, _promote(http, sampler, job, "kept"))
+    blocker.rmdir()
+    promoted = _promote(http, sampler, job, "kept")
+    assert promoted.status_code == 200
+    assert promoted.json()["model"]["state"] == "READY"

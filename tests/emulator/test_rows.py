@@ -136,7 +136,7 @@ def test_resaving_a_name_overwrites_and_moves_update_time(
     before = trainer.rows(job)
     emu.advance_time(5)
     trainer.train_step()
-    trainer.save_state("same")
+    trainer.save_state("same", overwrite=True)
     after = trainer.rows(job)
     assert len(after) == 1
     assert after[0]["createTime"] == before[0]["createTime"]

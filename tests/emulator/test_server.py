@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from fireworks_training.emulator import Emulator
 from fireworks_training.emulator.command import add_arguments, run
+from fireworks_training.emulator.settings import Settings, SettingsOverrides
 
 from .kit import emulator_process, read_line
 
@@ -55,9 +57,37 @@ def test_request_log_records_and_redacts_in_repr(emu: Emulator, http: httpx.Clie
     assert emu.api_key not in repr(entry)
 
 
-def test_the_packaged_fixture(fireworks_emulator: Emulator) -> None:
+def test_the_packaged_fixture(fireworks_emulator: Emulator, emu: Emulator) -> None:
+    assert emu is fireworks_emulator  # this suite's own emulator is the packaged fixture
+    assert emu.settings.long_poll_seconds == 0.5  # from this conftest's settings fixture
     headers = {"X-Api-Key": fireworks_emulator.api_key}
     assert httpx.get(f"{fireworks_emulator.base_url}/v1/accounts", headers=headers).is_success
+
+
+@pytest.mark.fireworks_emulator(account_id="acme", promotion_mode="async")
+def test_the_packaged_fixture_takes_settings_from_a_marker(fireworks_emulator: Emulator) -> None:
+    settings = fireworks_emulator.settings
+    assert (settings.account_id, settings.promotion_mode) == ("acme", "async")
+    assert settings.long_poll_seconds == 0.5  # the rest still comes from the settings fixture
+    assert fireworks_emulator.trainer_url("j").endswith("/rlorTrainerJobs/acme/j")
+
+
+def test_settings_have_one_set_of_defaults(tmp_path: Path) -> None:
+    names = {f.name for f in dataclasses.fields(Settings)}
+    assert set(SettingsOverrides.__annotations__) == names
+    defaults = Settings()
+    parsed = _parse()
+    flags = names & set(vars(parsed)) - {"api_key", "port"}  # None: env var, else default
+    assert {"host", "account_id", "promotion_mode", "long_poll_seconds"} <= flags
+    for name in flags:
+        assert getattr(parsed, name) == getattr(defaults, name), name
+    emu = Emulator(tmp_path / "a", settings=Settings(account_id="acme"), long_poll_seconds=2)
+    assert (emu.settings.account_id, emu.settings.long_poll_seconds) == ("acme", 2)
+    assert emu.settings.promotion_seconds == defaults.promotion_seconds
+    with pytest.raises(TypeError):
+        Emulator(tmp_path / "b", no_such_setting=1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="job_start_seconds must not be negative"):
+        Settings(job_start_seconds=-1)
 
 
 def _parse(*argv: str) -> argparse.Namespace:

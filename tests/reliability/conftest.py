@@ -11,7 +11,6 @@ import inspect
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,10 +142,9 @@ def route_counts(emu: Emulator) -> dict[str, int]:
 
 
 @pytest.fixture
-def emulator(tmp_path: Any) -> Iterator[Emulator]:
-    """A fresh emulator with short long-polls."""
-    with Emulator(tmp_path / "emulator", long_poll_seconds=1.0) as emu:
-        yield emu
+def emulator(fireworks_emulator: Emulator) -> Emulator:
+    """The packaged fixture's emulator (one per test, short long-polls)."""
+    return fireworks_emulator
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_a_save_retried_after_409_is_recorded_once(
     assert len(sends) == 3  # dropped answer, 409, then the deduplicated resend
     assert len({r.body["seq_id"] for r in sends}) == 1
     lines = ckpt.ledger.path.read_text().splitlines()
-    assert [json.loads(line) for line in lines] == [record.model_dump(exclude_none=True)]
+    assert [json.loads(line) for line in lines] == [record.to_json()]
     rows = [r for r in ckpt.control_client.list_checkpoints(job) if r.logical_name == "step-1"]
     assert [r.checkpoint_type.value for r in rows] == [row_type]
 
@@ -81,8 +81,10 @@ def test_saving_the_same_state_again_records_it_once(
     job, ckpt = run
     emu.faults.add("save_weights", script=["drop_response", 409])
     first = ckpt.save("step-1", step=1, data_consumed=4)
+    before = len(emu.request_log)
     again = ckpt.save("step-1", step=1, data_consumed=4)  # the caller's own retry
     assert again == first
+    assert emu.request_log[before:] == []  # it had succeeded: nothing is sent again
     assert len(ckpt.ledger.path.read_text().splitlines()) == 1
     assert ckpt.ledger.read_dataloader() == {"step-1": 4}
     rows = [r for r in ckpt.control_client.list_checkpoints(job) if r.logical_name == "step-1"]

@@ -1,8 +1,10 @@
-"""A training process for the crash tests: resume from the ledger, then train to the end.
+"""A training process for the crash tests: resume from the control plane, train to the end.
 
 Run as a script it prints ``step N`` after every step, so a test can kill it at a chosen
-point; ``--tear-at N`` makes it write half of the ledger line of step N and SIGKILL itself,
-standing for a crash in the middle of a ledger write.
+point; ``--tear-at N`` makes it write half of the ledger line of step N (after the state
+save and ``dataloader.json``) and SIGKILL itself, standing for a crash mid-write. The
+``log_path`` may be a local folder or a URL (``s3://``: the S3 endpoint comes from the
+environment).
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from fireworks_training.checkpoints.ledger import Ledger, LedgerRecord
 from fireworks_training.checkpoints.workflow import TrainingCheckpoints
 from fireworks_training.clients.fireworks import FireworksClient
 from fireworks_training.clients.trainer import FiretitanServiceClient
-from fireworks_training.demo import BASE_MODEL, TrainResult, train
+from fireworks_training.demo import BASE_MODEL, BATCH_SIZE, TrainResult, train
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,26 @@ class Target:
     api_key: str
     account_id: str
     job_id: str
-    log_path: Path
+    log_path: str
+
+
+@dataclass(frozen=True)
+class Started:
+    """Where a run started, and whether its data cursor came from the records."""
+
+    step: int
+    data_consumed: int
+    cursor_recorded: bool
 
 
 def _tear_ledger_at(step: int) -> None:
-    original = Ledger.append
+    original = Ledger._append_line
 
-    def torn_append(self: Ledger, record: LedgerRecord) -> bool:
+    def torn_append(self: Ledger, record: LedgerRecord) -> None:
         if record.step != step:
-            return original(self, record)
+            original(self, record)
+            return
         line = record.to_line()
-        self.log_path.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as f:
             f.write(line[: len(line) // 2])
             f.flush()
@@ -48,11 +58,22 @@ def _tear_ledger_at(step: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")
 
-    Ledger.append = torn_append  # type: ignore[method-assign]
+    Ledger._append_line = torn_append  # type: ignore[method-assign]
 
 
-def run(target: Target, *, steps: int, interval: int, report: bool = False) -> TrainResult:
-    """Resume from the ledger (if any) and train to ``steps``; returns where it started."""
+def run(
+    target: Target,
+    *,
+    steps: int,
+    interval: int,
+    report: bool = False,
+    crash_after: int | None = None,
+) -> Started:
+    """Resume (if anything was saved) and train to ``steps``; returns where it started.
+
+    With ``crash_after`` the loop raises ``SimulatedCrashError`` after that step, leaving
+    everything as a process that died there would (nothing closed or released).
+    """
     trainer_url = (
         f"{target.base_url}/training/v1/rlorTrainerJobs/{target.account_id}/{target.job_id}"
     )
@@ -70,14 +91,30 @@ def run(target: Target, *, steps: int, interval: int, report: bool = False) -> T
             dcp_save_interval=interval,
         )
         info = ckpt.resume()
-        start = TrainResult(info.step, info.data_consumed) if info else TrainResult(0, 0)
+        started = Started(0, 0, True)
+        if info is not None:
+            # The cursor is missing only after a kill between a state save and its records.
+            recorded = info.data_consumed is not None
+            consumed = info.data_consumed if recorded else info.step * BATCH_SIZE
+            assert consumed is not None
+            started = Started(info.step, consumed, recorded)
 
         def say(step: int) -> None:
             if report:
                 print(f"step {step}", flush=True)
 
-        train(trainer, ckpt, start=start, steps=steps, sync_every=0, on_step=say)
-        return start
+        start = TrainResult(started.step, started.data_consumed)
+        train(
+            trainer,
+            ckpt,
+            start=start,
+            steps=steps,
+            sync_every=0,
+            on_step=say,
+            crash_after=crash_after,
+        )
+        ckpt.close()
+        return started
 
 
 def main() -> None:
@@ -87,8 +124,7 @@ def main() -> None:
     parser.add_argument("--interval", type=int, required=True)
     parser.add_argument("--tear-at", type=int)
     args = parser.parse_args()
-    fields = json.loads(args.target)
-    target = Target(**{**fields, "log_path": Path(fields["log_path"])})
+    target = Target(**json.loads(args.target))
     if args.tear_at is not None:
         _tear_ledger_at(args.tear_at)
     run(target, steps=args.steps, interval=args.interval, report=True)

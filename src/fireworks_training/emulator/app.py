@@ -5,6 +5,7 @@ checks the API key and injects faults (status codes, latency, dropped connection
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 from typing import Any
@@ -15,11 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admin import ADMIN_PREFIX, admin_routes
 from .backend import Backend, RecordedRequest
-from .control import control_routes
 from .faults import DROP_CONNECTION, DROP_RESPONSE, Fault, FaultRule
-from .trainer_routes import trainer_routes
+from .routes import ADMIN_PREFIX, all_routes
 from .wire import error_body
 
 __all__ = ["EmulatorApp", "build_app"]
@@ -85,6 +84,16 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
+def _authenticated(headers: dict[str, str], key: str) -> bool:
+    """The key came in ``X-Api-Key`` or as ``Authorization: Bearer <key>`` (either will do)."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    presented = [headers.get("x-api-key"), token.strip() if scheme.lower() == "bearer" else None]
+    expected = key.encode()
+    return any(
+        hmac.compare_digest(p.encode("utf-8", "surrogateescape"), expected) for p in presented if p
+    )
+
+
 class EmulatorApp:
     """The front door: request log, API key, faults; then the Starlette app."""
 
@@ -105,8 +114,8 @@ class EmulatorApp:
             target = f"{path}?{query}" if query else path
             entry = RecordedRequest(scope["method"], target, _json_or_none(body), headers)
             self.backend.request_log.record(entry)
-        if headers.get("x-api-key") != self.backend.settings.api_key:
-            message = "missing or invalid API key (send it in the X-Api-Key header)"
+        if not _authenticated(headers, self.backend.settings.api_key):
+            message = "missing or invalid API key (send X-Api-Key or Authorization: Bearer)"
             await JSONResponse(error_body(401, message), status_code=401)(scope, receive, send)
             return
         fault = None if admin else self.backend.faults.decide(path)
@@ -143,6 +152,5 @@ class EmulatorApp:
 
 def build_app(backend: Backend) -> EmulatorApp:
     """The whole emulator as one ASGI app."""
-    routes = [*control_routes(backend), *trainer_routes(backend), *admin_routes(backend)]
     handlers = {404: _not_found, 405: _not_found}
-    return EmulatorApp(backend, Starlette(routes=routes, exception_handlers=handlers))
+    return EmulatorApp(backend, Starlette(routes=all_routes(backend), exception_handlers=handlers))

@@ -6,12 +6,15 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .deployments import Deployments
 from .faults import Faults
 from .held import HeldRequests
 from .jobs import FAILED, Jobs
 from .promotion import Promotions
 from .rows import Rows
+from .serving import Serving
 from .settings import Settings
+from .snapshots import Snapshots
 from .store import Clock, Store
 from .trainer import Trainers
 
@@ -32,6 +35,11 @@ class RecordedRequest(NamedTuple):
     def route(self) -> str:
         """The path without its query string."""
         return self.path.partition("?")[0]
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The ``X-Idempotency-Key`` header the client sent, if any."""
+        return self.headers.get("x-idempotency-key")
 
     def __repr__(self) -> str:
         shown = {k: ("<redacted>" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
@@ -59,9 +67,12 @@ class Backend:
         self.clock = Clock()
         self.store = Store(root)
         self.jobs = Jobs(self.store, self.clock, settings)
-        self.rows = Rows(self.store, self.clock, settings.account_id)
+        self.rows = Rows(self.store, self.clock, settings)
         self.promotions = Promotions(self.store, self.clock, settings, self.jobs, self.rows)
         self.trainers = Trainers(self.store, self.clock, settings, self.jobs, self.rows)
+        self.deployments = Deployments(self.store, self.clock, settings, self.jobs)
+        snapshots = Snapshots(self.store, self.rows, settings.account_id)
+        self.serving = Serving(self.store, self.clock, settings, self.deployments, snapshots)
         self.faults = Faults()
         self.request_log = RequestLog()
         self.long_polls = HeldRequests()  # retrieve_future requests waiting, per job

@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..checkpoints.kinds import CheckpointType
+from . import kinds
 from .model import BigramModel, UserError
 
 __all__ = [
     "Blob",
+    "apply_delta",
     "bf16_bits",
+    "bf16_float",
     "checkpoint_type",
     "read_blob",
     "read_header",
@@ -178,22 +180,20 @@ def sampler_bits(path: Path) -> NDArray[np.uint16]:
         return blob.arrays["W"].copy()
     if content != "delta":
         raise UserError(f"{path.name} holds no full weight matrix ({content})")
-    base = sampler_bits(path.with_name(blob.header["base"]))
-    xor = np.frombuffer(zlib.decompress(blob.arrays["W"].tobytes()), np.uint16)
+    return apply_delta(sampler_bits(path.with_name(blob.header["base"])), blob)
+
+
+def apply_delta(base: NDArray[np.uint16], delta: Blob) -> NDArray[np.uint16]:
+    """``base XOR delta``: the bits a delta save holds, given the bits of its base."""
+    xor = np.frombuffer(zlib.decompress(delta.arrays["W"].tobytes()), np.uint16)
     return np.bitwise_xor(base, xor.reshape(base.shape))
 
 
-def checkpoint_type(path: Path) -> CheckpointType:
-    """The server's type for a checkpoint file, from its header."""
-    header = read_header(path)
-    content = header.get("content")
-    lora = int(header.get("lora_rank") or 0) > 0
-    if content == "state":
-        return CheckpointType.TRAINING_LORA if lora else CheckpointType.TRAINING
-    if content == "weights":
-        return CheckpointType.INFERENCE_BASE
-    if content == "adapter":
-        return CheckpointType.INFERENCE_LORA
-    if content == "delta":
-        return CheckpointType.INFERENCE_ARC_V2
-    return CheckpointType.UNSPECIFIED
+def bf16_float(bits: NDArray[np.uint16]) -> NDArray[np.float32]:
+    """bfloat16 bit patterns as float32 values (exact)."""
+    return (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def checkpoint_type(path: Path) -> str:
+    """The server's ``checkpointType`` for a checkpoint file, read from its header."""
+    return kinds.classify(read_header(path))

@@ -16,17 +16,26 @@ from typing import Any
 
 import httpx
 
+from .settings import PROMOTION_MODES, Settings
+
 __all__ = ["DEFAULT_PORT", "add_arguments", "run"]
 
-DEFAULT_PORT = 8765
-DEFAULT_API_KEY = "emulator-key"
+DEFAULT_PORT = 8765  # the command serves on a well-known port; Emulator() picks a free one
+_DEFAULTS = Settings()
+_SECONDS = (
+    "promotion_seconds",
+    "long_poll_seconds",
+    "job_start_seconds",
+    "deployment_start_seconds",
+    "hotload_seconds",
+)
 _KEY_ENV = "FIREWORKS_API_KEY"
 _URL_ENV = "FIREWORKS_BASE_URL"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Serving options, plus the ``faults`` subcommands for a running emulator."""
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback)")
+    parser.add_argument("--host", default=_DEFAULTS.host, help="interface to bind (loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--state-dir", default=None, help="keep state here across restarts")
     parser.add_argument(
@@ -34,11 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"key clients must send (default ${_KEY_ENV} or the default key)",
     )
-    parser.add_argument("--account-id", default="emulator")
-    parser.add_argument("--promotion-mode", choices=("sync", "async"), default="sync")
-    parser.add_argument("--promotion-seconds", type=float, default=1.0)
-    parser.add_argument("--long-poll-seconds", type=float, default=5.0)
-    parser.add_argument("--job-start-seconds", type=float, default=0.0)
+    parser.add_argument("--account-id", default=_DEFAULTS.account_id)
+    parser.add_argument(
+        "--promotion-mode", choices=PROMOTION_MODES, default=_DEFAULTS.promotion_mode
+    )
+    for name in _SECONDS:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=float, default=getattr(_DEFAULTS, name), metavar="S")
     sub = parser.add_subparsers(dest="emulator_command", metavar="{faults}")
     faults = sub.add_parser("faults", help="switch fault injection on a running emulator")
     faults.add_argument("--url", default=None, help=f"emulator URL (default ${_URL_ENV})")
@@ -50,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     preempt = actions.add_parser("preempt", help="preempt a trainer job")
     preempt.add_argument("job_id")
     promotion = actions.add_parser("promotion", help="promotion mode and legacy rejection")
-    promotion.add_argument("--mode", choices=("sync", "async"))
+    promotion.add_argument("--mode", choices=PROMOTION_MODES)
     promotion.add_argument("--seconds", type=float)
     promotion.add_argument("--legacy", action=argparse.BooleanOptionalAction, default=None)
 
@@ -138,7 +149,7 @@ def _admin_request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] |
 
 def _run_faults(args: argparse.Namespace) -> int:
     url = args.url or os.environ.get(_URL_ENV) or f"http://127.0.0.1:{DEFAULT_PORT}"
-    key = args.api_key or os.environ.get(_KEY_ENV) or DEFAULT_API_KEY
+    key = args.api_key or os.environ.get(_KEY_ENV) or _DEFAULTS.api_key
     error = _rule_error(args) if args.faults_command == "add" else None
     if error is not None:
         print(f"error: {error}", file=sys.stderr)
@@ -157,16 +168,14 @@ def _run_faults(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from .settings import Settings
-
+def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
-        api_key=args.api_key or os.environ.get(_KEY_ENV) or DEFAULT_API_KEY,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or os.environ.get(_KEY_ENV) or _DEFAULTS.api_key,
         account_id=args.account_id,
         promotion_mode=args.promotion_mode,
-        promotion_seconds=args.promotion_seconds,
-        long_poll_seconds=args.long_poll_seconds,
-        job_start_seconds=args.job_start_seconds,
+        **{name: getattr(args, name) for name in _SECONDS},
     )
 
 
@@ -181,14 +190,14 @@ def _serve(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="fw-emulator-") as tmp:
         root = Path(args.state_dir) if args.state_dir else Path(tmp)
         backend = Backend(root, settings)
-        sock = bind_socket(args.host, args.port)
+        sock = bind_socket(settings.host, settings.port)
         sock.listen()  # connections made once the banner is out wait instead of being refused
         port = sock.getsockname()[1]
-        key = "the default key" if settings.api_key == DEFAULT_API_KEY else "as configured"
-        print(f"Fireworks emulator on http://{args.host}:{port}", flush=True)
+        key = "the default key" if settings.api_key == _DEFAULTS.api_key else "as configured"
+        print(f"Fireworks emulator on http://{settings.host}:{port}", flush=True)
         print(f"  account: {settings.account_id}; api key: {key}")
         print(f"  state dir: {root}{'' if args.state_dir else ' (temporary)'}", flush=True)
-        config = make_config(build_app(backend), args.host, port, access_log=True)
+        config = make_config(build_app(backend), settings.host, port, access_log=True)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:

@@ -1,4 +1,4 @@
-"""Reading tinker JSON ``Datum`` objects and writing ``TensorData`` JSON (PROTOCOL.md §2.2)."""
+"""Reading tinker JSON ``Datum`` objects and writing ``TensorData`` JSON (docs/protocol.md §2.2)."""
 
 from __future__ import annotations
 

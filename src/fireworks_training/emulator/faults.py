@@ -1,10 +1,12 @@
 """Fault injection: per-route rules that answer an error status, drop the connection, or wait.
 
 A rule matches a request when its ``route`` (a glob, ``fnmatch`` style) matches the path, the
-last path segment (a trainer op such as ``forward_backward`` or ``retrieve_future``), or the
-custom verb after ``:`` (``promote``, ``resume``). Each matching request consumes one entry of
-a ``script`` (an int status, ``None`` for "answer normally", or ``"drop_connection"`` /
-``"drop_response"``), or else fires with probability ``rate`` (default: always).
+last path segment (a trainer op such as ``forward_backward`` or ``retrieve_future``; the
+``hot_load`` and ``completions`` routes), the custom verb after ``:`` (``promote``,
+``resume``, ``scale``), or ``deployments`` for any deployment resource. Each matching
+request consumes one entry of a ``script`` (an int status, ``None`` for "answer normally",
+or ``"drop_connection"`` / ``"drop_response"``), or else fires with probability ``rate``
+(default: always).
 
 A rule's ``latency_s`` delays every request it matches. A rule with no ``statuses`` and no
 drop mode is a latency spike instead: only the requests it fires on wait, then pass.
@@ -145,11 +147,16 @@ class FaultRule:
 
 
 def route_names(path: str) -> tuple[str, ...]:
-    """The names a rule's glob is tried against: path, last segment, ``:verb``."""
+    """The names a rule's glob is tried against: path, last segment, ``:verb``.
+
+    Any request to a deployment resource is also named ``deployments``.
+    """
     last = path.rstrip("/").rsplit("/", 1)[-1]
     names = [path, last]
     if ":" in last:
         names.append(last.rsplit(":", 1)[1])
+    if "/deployments/" in path and last != "deployments":
+        names.append("deployments")
     return tuple(names)
 
 

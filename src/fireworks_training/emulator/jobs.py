@@ -1,14 +1,13 @@
-"""Trainer jobs on the control plane: create, get, delete, resume, fail (PROTOCOL.md §1.5)."""
+"""Trainer jobs on the control plane: create, get, delete, resume, fail (docs/protocol.md §1.5)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
-from ..checkpoints.names import TrainerJobName
-from ..errors import InvalidNameError
-from .settings import Settings
-from .store import Clock, Job, Store
+from .names import job_name, resource_id_problem
+from .service import Service, lookup
+from .store import Job
 from .wire import ApiError, format_us
 
 __all__ = ["RESUMABLE_STATES", "Jobs", "job_json"]
@@ -30,7 +29,7 @@ def job_json(job: Job, account: str) -> dict[str, Any]:
     if job.max_context_length is not None:
         config["maxContextLength"] = job.max_context_length
     body: dict[str, Any] = {
-        "name": str(TrainerJobName(account, job.job_id)),
+        "name": job_name(account, job.job_id),
         "state": job.state,
         "serviceMode": True,
         "trainingConfig": config,
@@ -56,13 +55,8 @@ def _config(body: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-class Jobs:
+class Jobs(Service):
     """The job records and their state machine; states advance lazily when read."""
-
-    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
-        self._store = store
-        self._clock = clock
-        self._settings = settings
 
     def _start_pending(self, job: Job) -> None:
         delay = int(self._settings.job_start_seconds * 1_000_000)
@@ -73,12 +67,11 @@ class Jobs:
     def create(self, job_id: str | None, body: dict[str, Any]) -> Job:
         """A new job in PENDING; 409 when the id exists."""
         job_id = job_id or f"emu-{secrets.token_hex(4)}"
-        try:
-            TrainerJobName(self._settings.account_id, job_id)
-        except InvalidNameError as exc:
-            raise ApiError(400, str(exc), reason="INVALID_ARGUMENT") from exc
+        problem = resource_id_problem(job_id, "trainer job id")
+        if problem:
+            raise ApiError(400, problem, reason="INVALID_ARGUMENT")
         config = _config(body)
-        with self._store.lock:
+        with self._lock:
             if job_id in self._store.jobs:
                 raise ApiError(
                     409, f"trainer job {job_id!r} already exists", reason="ALREADY_EXISTS"
@@ -101,12 +94,29 @@ class Jobs:
             self._store.save()
             return job
 
+    def ensure(self, job_id: str | None, body: dict[str, Any]) -> Job:
+        """Create the job, or return the existing one of the same base model and rank.
+
+        Idempotent by id, as a client that fetches the job after a 409; another
+        configuration under the same id is a ``ValueError``.
+        """
+        config = _config(body)
+        with self._lock:
+            existing = self._store.jobs.get(job_id or "")
+            if existing is None:
+                return self.create(job_id, body)
+        wanted = (config["baseModel"], int(config.get("loraRank") or 0))
+        if (existing.base_model, existing.lora_rank) != wanted:
+            raise ValueError(
+                f"trainer job {job_id!r} exists with base_model={existing.base_model!r}, "
+                f"lora_rank={existing.lora_rank}"
+            )
+        return existing
+
     def get(self, job_id: str) -> Job:
         """The job, its state brought up to date; 404 when unknown."""
-        with self._store.lock:
-            job = self._store.jobs.get(job_id)
-            if job is None:
-                raise ApiError(404, f"trainer job {job_id!r} not found", reason="NOT_FOUND")
+        with self._lock:
+            job = lookup(self._store.jobs, job_id, "trainer job")
             if job.state == PENDING and (job.running_at_us or 0) <= self._clock.now_us():
                 job.state = RUNNING
                 job.update_us = self._clock.now_us()
@@ -115,7 +125,7 @@ class Jobs:
 
     def set_state(self, job_id: str, state: str, message: str | None = None) -> Job:
         """Force a state (preemption, deletion)."""
-        with self._store.lock:
+        with self._lock:
             job = self.get(job_id)
             job.state = state
             job.status_message = message
@@ -125,7 +135,7 @@ class Jobs:
 
     def resume(self, job_id: str) -> Job:
         """From a resumable state back to PENDING (then RUNNING); 400 otherwise."""
-        with self._store.lock:
+        with self._lock:
             job = self.get(job_id)
             if job.state not in RESUMABLE_STATES:
                 raise ApiError(

@@ -14,9 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["VOCAB", "AdamParams", "BigramModel", "Example", "UserError", "base_weights"]
+__all__ = [
+    "DEFAULT_BASE_MODEL",
+    "VOCAB",
+    "AdamParams",
+    "BigramModel",
+    "Example",
+    "UserError",
+    "base_weights",
+    "log_softmax",
+]
 
 VOCAB = 256
+DEFAULT_BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 _INIT_SCALE = 0.02
 _LORA_INIT_SCALE = 0.01
 
@@ -56,6 +66,17 @@ def base_weights(base_model: str) -> Array:
     """The deterministic initial weights ``W0`` of a base model."""
     rng = np.random.default_rng(_seed(base_model))
     return (rng.standard_normal((VOCAB, VOCAB)) * _INIT_SCALE).astype(np.float32)
+
+
+def log_softmax(logits: Array) -> Array:
+    """Log-probabilities along the last axis, in the logits' precision.
+
+    The one implementation: the trainer's forward pass and a deployment's completions both
+    call it, so a served logprob and a trained one differ only by the weights' rounding.
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    result: Array = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return result
 
 
 @dataclass
@@ -117,10 +138,7 @@ class BigramModel:
         outputs: list[Array] = []
         total = 0.0
         for ex in examples:
-            logits = weights[ex.tokens]
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-            logprobs = shifted - log_norm
+            logprobs = log_softmax(weights[ex.tokens])
             picked = logprobs[np.arange(len(ex.targets)), ex.targets].astype(np.float32)
             outputs.append(picked)
             total += float(-(ex.weights * picked).sum())

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..checkpoints.names import CROSS_JOB_SCHEME, CheckpointName
-from ..checkpoints.names import check_checkpoint_name as validate_checkpoint_name
 from . import blobs
 from .datums import parse_data, tensor_json
 from .model import AdamParams, BigramModel, UserError
+from .names import CROSS_JOB, checkpoint_id_problem
 from .rows import Rows
 from .settings import Settings
 from .store import Store
@@ -27,6 +26,15 @@ class LiveModel:
     model_id: str
     model: BigramModel
     last_base: str | None = None
+
+
+def _checkpoint_id(value: Any) -> str:
+    """A checkpoint name from a request, surrounding whitespace stripped; else a user error."""
+    name = value.strip() if isinstance(value, str) else value
+    problem = checkpoint_id_problem(name)
+    if problem:
+        raise UserError(problem)
+    return str(name)
 
 
 class Ops:
@@ -75,21 +83,27 @@ class Ops:
         return {"type": "optim_step", "metrics": live.model.optim_step(params)}
 
     def _save_state(self, job_id: str, live: LiveModel, body: dict[str, Any]) -> dict[str, Any]:
-        name = validate_checkpoint_name(body.get("path"))
+        name = _checkpoint_id(body.get("path"))
+        replace = body.get("overwrite") is True or self._settings.legacy_state_overwrite
+        if not replace and self._rows.find(job_id, name) is not None:
+            raise UserError(
+                f"checkpoint {name!r} already exists in trainer job {job_id!r}; "
+                "save it with overwrite=true to replace it"
+            )
         blobs.write_state(self._store.checkpoint_path(job_id, name), live.model)
         self._rows.record(job_id, name, body.get("ttl_seconds"))
-        return {"type": "save_weights", "path": f"{CROSS_JOB_SCHEME}{job_id}/{name}"}
+        return {"type": "save_weights", "path": f"{CROSS_JOB}{job_id}/{name}"}
 
     def _resolve(self, job_id: str, reference: Any) -> tuple[str, str]:
         if not isinstance(reference, str) or not reference.strip():
             raise UserError("load_weights needs a path")
         ref = reference.strip()
-        if ref.startswith(CROSS_JOB_SCHEME):
-            source, _, name = ref[len(CROSS_JOB_SCHEME) :].partition("/")
+        if ref.startswith(CROSS_JOB):
+            source, _, name = ref[len(CROSS_JOB) :].partition("/")
             if source not in self._store.jobs:
                 raise UserError(f"checkpoint {ref!r} not found: no trainer job {source!r}")
-            return source, validate_checkpoint_name(name)
-        return job_id, validate_checkpoint_name(ref)
+            return source, _checkpoint_id(name)
+        return job_id, _checkpoint_id(ref)
 
     def _load_state(self, job_id: str, live: LiveModel, body: dict[str, Any]) -> dict[str, Any]:
         source, name = self._resolve(job_id, body.get("path"))
@@ -101,7 +115,7 @@ class Ops:
         return {"type": "load_weights", "path": body.get("path")}
 
     def _save_sampler(self, job_id: str, live: LiveModel, body: dict[str, Any]) -> dict[str, Any]:
-        name = validate_checkpoint_name(body.get("path"))
+        name = _checkpoint_id(body.get("path"))
         kind = body.get("checkpoint_type") or "base"
         if kind not in SAMPLER_TYPES:
             raise UserError(f"checkpoint_type must be one of {SAMPLER_TYPES}, got {kind!r}")
@@ -114,5 +128,6 @@ class Ops:
             live.last_base = name
         self._rows.record(job_id, name, body.get("ttl_seconds"))
         self._store.jobs[job_id].sampler_saves += 1
-        identity = CheckpointName(self._settings.account_id, job_id, name)
-        return {"type": "save_weights_for_sampler", "path": str(identity)}
+        # The snapshot identity is the name as sent; a deployment attached to this job
+        # resolves it in the job's bucket.
+        return {"type": "save_weights_for_sampler", "path": name}

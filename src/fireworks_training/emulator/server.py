@@ -6,8 +6,7 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import uvicorn
@@ -15,12 +14,13 @@ from numpy.typing import NDArray
 
 from .app import build_app
 from .backend import Backend, RequestLog
+from .deployment_admin import DeploymentAdmin
 from .faults import Faults
-from .settings import Settings
+from .model import DEFAULT_BASE_MODEL
+from .settings import Settings, SettingsOverrides
 
 __all__ = ["DEFAULT_BASE_MODEL", "Emulator", "bind_socket", "make_config"]
 
-DEFAULT_BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 10.0
 
@@ -50,45 +50,39 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class Emulator:
-    """The Fireworks control plane and trainers, offline, on ``base_url``.
+class Emulator(DeploymentAdmin):
+    """The Fireworks control plane, trainers and deployments, offline, on ``base_url``.
 
     Use it as a context manager (or call :meth:`start` and :meth:`close`). With
     ``state_dir=None`` everything lives in a temporary directory removed on close; with a
     directory, a later emulator on the same directory finds every job, row, model and file.
+    Settings come from ``settings`` (default :class:`Settings`), then any keyword argument
+    naming one of its fields (``Emulator(long_poll_seconds=1.0)``).
     """
 
     def __init__(
         self,
         state_dir: str | Path | None = None,
         *,
-        api_key: str = "emulator-key",
-        account_id: str = "emulator",
-        host: str = "127.0.0.1",
-        port: int = 0,
-        promotion_mode: str = "sync",
-        promotion_seconds: float = 1.0,
-        long_poll_seconds: float = 5.0,
-        job_start_seconds: float = 0.0,
+        settings: Settings | None = None,
+        **overrides: Unpack[SettingsOverrides],
     ) -> None:
+        settings = (settings or Settings()).updated(**overrides)
         self._tmp = (
             tempfile.TemporaryDirectory(prefix="fw-emulator-") if state_dir is None else None
         )
         root = Path(self._tmp.name if self._tmp else state_dir)  # type: ignore[arg-type]
-        settings = Settings(
-            api_key=api_key,
-            account_id=account_id,
-            promotion_mode=promotion_mode,
-            promotion_seconds=promotion_seconds,
-            long_poll_seconds=long_poll_seconds,
-            job_start_seconds=job_start_seconds,
-        )
         self._backend = Backend(root, settings)
         self.state_dir = root
-        self._host, self._port = host, port
+        self._host, self._port = settings.host, settings.port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The live settings (the runtime switches below change them)."""
+        return self._backend.settings
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -135,12 +129,7 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- addresses ------------------------------------------------------------------------
@@ -187,16 +176,7 @@ class Emulator:
         body: dict[str, Any] = {"serviceMode": True, "trainingConfig": config}
         if display_name is not None:
             body["displayName"] = display_name
-        with self._backend.store.lock:
-            existing = self._backend.store.jobs.get(job_id or "")
-            if existing is None:
-                return self._backend.jobs.create(job_id, body).job_id
-        if (existing.base_model, existing.lora_rank) != (base_model, lora_rank):
-            raise ValueError(
-                f"trainer job {job_id!r} exists with base_model={existing.base_model!r}, "
-                f"lora_rank={existing.lora_rank}"
-            )
-        return existing.job_id
+        return self._backend.jobs.ensure(job_id, body).job_id
 
     def job_state(self, job_id: str) -> str:
         """The job's current state (``JOB_STATE_...``)."""
@@ -206,9 +186,8 @@ class Emulator:
         self, job_id: str, n: int, *, ttl_seconds: float | None = None
     ) -> list[str]:
         """Add ``n`` synthetic rows (mixed types and precisions, no files); their names."""
-        with self._backend.store.lock:
-            job = self._backend.jobs.get(job_id)
-            return self._backend.rows.add_synthetic(job_id, n, job.lora_rank > 0, ttl_seconds)
+        job = self._backend.jobs.get(job_id)
+        return self._backend.rows.add_synthetic(job_id, n, job.lora_rank > 0, ttl_seconds)
 
     def preempt(self, job_id: str) -> None:
         """The job goes to FAILED, in-flight futures fail, the trainer answers 503."""
@@ -222,13 +201,11 @@ class Emulator:
 
     def weights(self, job_id: str) -> NDArray[np.float32]:
         """A copy of the effective weight matrix (256, 256) of the job's latest model."""
-        with self._backend.store.lock:
-            return np.array(self._backend.trainers.model(job_id).effective_weights(), copy=True)
+        return self._backend.trainers.weights(job_id)
 
     def weights_digest(self, job_id: str) -> str:
         """sha256 hex of the trainable parameters of the job's latest model."""
-        with self._backend.store.lock:
-            return self._backend.trainers.model(job_id).digest()
+        return self._backend.trainers.digest(job_id)
 
     # -- switches -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The control plane's records (jobs, checkpoint rows, models, operations), kept on disk.
+"""The control plane's records (jobs, rows, models, operations, deployments), kept on disk.
 
 Every mutation rewrites ``control.json`` atomically under the store's lock, so restarting
 the emulator on the same state dir keeps everything. Times are integer microseconds of the
@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Clock", "Job", "ModelRecord", "OperationRecord", "Row", "Store"]
+__all__ = [
+    "Clock",
+    "DeploymentRecord",
+    "Job",
+    "ModelRecord",
+    "OperationRecord",
+    "Row",
+    "Store",
+]
 
 _US = 1_000_000
 
@@ -106,11 +114,28 @@ class OperationRecord:
 
 
 @dataclass
+class DeploymentRecord:
+    """A deployment resource: its camelCase fields as the control plane keeps them.
+
+    ``settle_us`` is when a transitional state ends (CREATING or UPDATING become READY,
+    DELETING becomes gone).
+    """
+
+    deployment_id: str
+    fields: dict[str, Any]
+    state: str
+    create_us: int
+    update_us: int
+    settle_us: int | None = None
+
+
+@dataclass
 class _Snapshot:
     jobs: dict[str, Job] = field(default_factory=dict)
     rows: dict[str, dict[str, Row]] = field(default_factory=dict)
     models: dict[str, ModelRecord] = field(default_factory=dict)
     operations: dict[str, OperationRecord] = field(default_factory=dict)
+    deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -137,6 +162,11 @@ class Store:
     def operations(self) -> dict[str, OperationRecord]:
         """Promotion operations by id."""
         return self._data.operations
+
+    @property
+    def deployments(self) -> dict[str, DeploymentRecord]:
+        """Deployments by id."""
+        return self._data.deployments
 
     def rows(self, job_id: str) -> dict[str, Row]:
         """The checkpoint rows of a job by checkpoint id (created on first use)."""
@@ -175,5 +205,6 @@ class Store:
             rows={j: {k: Row(**v) for k, v in rs.items()} for j, rs in raw["rows"].items()},
             models={k: ModelRecord(**v) for k, v in raw["models"].items()},
             operations={k: OperationRecord(**v) for k, v in raw["operations"].items()},
+            deployments={k: DeploymentRecord(**v) for k, v in raw.get("deployments", {}).items()},
             seq=raw["seq"],
         )

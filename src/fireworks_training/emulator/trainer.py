@@ -2,8 +2,8 @@
 
 One :class:`Trainer` per job generation: preemption throws it away (waiting futures fail)
 and ``:resume`` starts a fresh one, as a restarted trainer process would. Ops of one model
-run in ``seq_id`` order; a repeated ``(model_id, seq_id)`` answers the original request id;
-an op above a gap waits for the missing lower ones.
+run in ``seq_id`` order; a repeated ``(model_id, seq_id)`` or a repeated ``X-Idempotency-Key``
+answers the original request id; an op above a gap waits for the missing lower ones.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidArgumentError
+import numpy as np
+from numpy.typing import NDArray
+
 from .jobs import RUNNING, Jobs
 from .model import BigramModel, UserError
 from .ops import LiveModel, Ops
 from .rows import Rows
+from .service import Service
 from .settings import Settings
 from .store import Clock, Store
 from .wire import ApiError
@@ -36,6 +39,7 @@ class Future:
     model_id: str
     op: str
     body: dict[str, Any]
+    idempotency_key: str | None = None
     result: dict[str, Any] | None = None
     done_us: int | None = None
 
@@ -56,22 +60,27 @@ class Trainer:
     sessions: set[str] = field(default_factory=set)
     models: dict[str, QueuedModel] = field(default_factory=dict)
     created: dict[tuple[str, int], str] = field(default_factory=dict)
+    by_key: dict[str, str] = field(default_factory=dict)  # X-Idempotency-Key -> request id
     latest_model: str | None = None
+
+    def submitted(self, fut: Future) -> dict[str, Any]:
+        """The submit answer for ``fut``, remembering its idempotency key."""
+        if fut.idempotency_key:
+            self.by_key.setdefault(fut.idempotency_key, fut.request_id)
+        return {"request_id": fut.request_id, "model_id": fut.model_id}
 
 
 def _failure(message: str, category: str) -> dict[str, Any]:
     return {"error": message, "category": category}
 
 
-class Trainers:
-    """Every job's trainer, and the futures of all of them; state sits under ``store.lock``."""
+class Trainers(Service):
+    """Every job's trainer, and the futures of all of them."""
 
     def __init__(
         self, store: Store, clock: Clock, settings: Settings, jobs: Jobs, rows: Rows
     ) -> None:
-        self._store = store
-        self._clock = clock
-        self._settings = settings
+        super().__init__(store, clock, settings)
         self._jobs = jobs
         self._rows = rows
         self._ops = Ops(store, settings, rows)
@@ -82,67 +91,86 @@ class Trainers:
 
     def running(self, job_id: str) -> Trainer:
         """The job's trainer; 404 for an unknown job, 503 while it is not RUNNING."""
-        job = self._jobs.get(job_id)
-        if job.state != RUNNING:
-            raise ApiError(
-                503, f"trainer job {job_id!r} is {job.state}", headers={"Retry-After": "1"}
-            )
-        return self._trainers.setdefault(job_id, Trainer())
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job.state != RUNNING:
+                raise ApiError(
+                    503, f"trainer job {job_id!r} is {job.state}", headers={"Retry-After": "1"}
+                )
+            return self._trainers.setdefault(job_id, Trainer())
 
     def crash(self, job_id: str, message: str) -> None:
         """Drop the job's trainer process; every waiting future fails."""
-        trainer = self._trainers.pop(job_id, None)
-        if trainer is None:
-            return
-        now = self._clock.now_us()
-        for live in trainer.models.values():
-            for fut in live.waiting.values():
-                fut.result, fut.done_us = _failure(message, "server"), now
-            live.waiting.clear()
+        with self._lock:
+            trainer = self._trainers.pop(job_id, None)
+            if trainer is None:
+                return
+            now = self._clock.now_us()
+            for live in trainer.models.values():
+                for fut in live.waiting.values():
+                    fut.result, fut.done_us = _failure(message, "server"), now
+                live.waiting.clear()
 
-    def model(self, job_id: str) -> BigramModel:
-        """The most recently created model of the job's trainer."""
+    def _latest(self, job_id: str) -> BigramModel:
         trainer = self._trainers.get(job_id)
         if trainer is None or trainer.latest_model is None:
             raise LookupError(f"trainer job {job_id!r} has no model; call create_model first")
         return trainer.models[trainer.latest_model].model
 
+    def weights(self, job_id: str) -> NDArray[np.float32]:
+        """A copy of the effective weights of the job's most recently created model."""
+        with self._lock:
+            return np.array(self._latest(job_id).effective_weights(), copy=True)
+
+    def digest(self, job_id: str) -> str:
+        """sha256 of the trainable parameters of the job's most recently created model."""
+        with self._lock:
+            return self._latest(job_id).digest()
+
     # -- sessions and models ------------------------------------------------------------
 
     def create_session(self, job_id: str) -> dict[str, Any]:
         """A new session id (8 lowercase hex)."""
-        session_id = secrets.token_hex(4)
-        self.running(job_id).sessions.add(session_id)
-        return {"type": "create_session", "session_id": session_id}
+        with self._lock:
+            session_id = secrets.token_hex(4)
+            self.running(job_id).sessions.add(session_id)
+            return {"type": "create_session", "session_id": session_id}
 
     def heartbeat(self, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """200 for a live session, 404 otherwise."""
-        if body.get("session_id") not in self.running(job_id).sessions:
-            raise ApiError(404, f"session {body.get('session_id')!r} not found", reason="NOT_FOUND")
-        return {"type": "session_heartbeat"}
+        with self._lock:
+            if body.get("session_id") not in self.running(job_id).sessions:
+                raise ApiError(
+                    404, f"session {body.get('session_id')!r} not found", reason="NOT_FOUND"
+                )
+            return {"type": "session_heartbeat"}
 
-    def create_model(self, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_model(
+        self, job_id: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit ``create_model``: a fresh model from the base weights, as a future."""
-        trainer = self.running(job_id)
-        session_id, model_seq = body.get("session_id"), body.get("model_seq_id", 0)
-        if session_id not in trainer.sessions:
-            raise ApiError(404, f"session {session_id!r} not found", reason="NOT_FOUND")
-        key = (str(session_id), int(model_seq) if isinstance(model_seq, int) else 0)
-        if key in trainer.created:
-            fut = self._futures[trainer.created[key]]
-            return {"request_id": fut.request_id, "model_id": fut.model_id}
-        model_id = f"model-{secrets.token_hex(6)}"
-        fut = self._new_future(job_id, model_id, "create_model", body)
-        trainer.created[key] = fut.request_id
-        try:
-            model = self._build_model(job_id, body)
-        except UserError as exc:
-            self._finish(fut, _failure(str(exc), "user"))
-        else:
-            trainer.models[model_id] = QueuedModel(model_id, model)
-            trainer.latest_model = model_id
-            self._finish(fut, {"type": "create_model", "model_id": model_id})
-        return {"request_id": fut.request_id, "model_id": model_id}
+        with self._lock:
+            trainer, repeated = self._open(job_id, idempotency_key)
+            if repeated is not None:
+                return repeated
+            session_id, model_seq = body.get("session_id"), body.get("model_seq_id", 0)
+            if session_id not in trainer.sessions:
+                raise ApiError(404, f"session {session_id!r} not found", reason="NOT_FOUND")
+            key = (str(session_id), int(model_seq) if isinstance(model_seq, int) else 0)
+            if key in trainer.created:
+                return trainer.submitted(self._futures[trainer.created[key]])
+            model_id = f"model-{secrets.token_hex(6)}"
+            fut = self._new_future(job_id, model_id, "create_model", body, idempotency_key)
+            trainer.created[key] = fut.request_id
+            try:
+                model = self._build_model(job_id, body)
+            except UserError as exc:
+                self._finish(fut, _failure(str(exc), "user"))
+            else:
+                trainer.models[model_id] = QueuedModel(model_id, model)
+                trainer.latest_model = model_id
+                self._finish(fut, {"type": "create_model", "model_id": model_id})
+            return trainer.submitted(fut)
 
     def _build_model(self, job_id: str, body: dict[str, Any]) -> BigramModel:
         job = self._jobs.get(job_id)
@@ -160,53 +188,72 @@ class Trainers:
 
     # -- futures --------------------------------------------------------------------------
 
-    def _new_future(self, job_id: str, model_id: str, op: str, body: dict[str, Any]) -> Future:
-        fut = Future(f"req-{secrets.token_hex(8)}", job_id, model_id, op, body)
+    def _new_future(
+        self, job_id: str, model_id: str, op: str, body: dict[str, Any], key: str | None
+    ) -> Future:
+        fut = Future(f"req-{secrets.token_hex(8)}", job_id, model_id, op, body, key)
         self._futures[fut.request_id] = fut
         return fut
+
+    def _open(self, job_id: str, key: str | None) -> tuple[Trainer, dict[str, Any] | None]:
+        """The running trainer, and the original answer if ``key`` was submitted to it."""
+        trainer = self.running(job_id)
+        if key is None or key not in trainer.by_key:
+            return trainer, None
+        return trainer, trainer.submitted(self._futures[trainer.by_key[key]])
 
     def _finish(self, fut: Future, result: dict[str, Any]) -> None:
         fut.result, fut.done_us = result, self._clock.now_us()
 
-    def submit(self, job_id: str, op: str, body: dict[str, Any]) -> dict[str, Any]:
+    def submit(
+        self, job_id: str, op: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Queue an op by ``seq_id``; run every op whose turn has come."""
-        trainer = self.running(job_id)
-        model_id = body.get("model_id")
-        live = trainer.models.get(model_id) if isinstance(model_id, str) else None
-        if live is None:
-            raise ApiError(404, f"model {model_id!r} not found on this trainer", reason="NOT_FOUND")
-        seq = body.get("seq_id")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise ApiError(400, f"seq_id must be a positive integer, got {seq!r}")
-        if seq in live.by_seq:
-            return {"request_id": live.by_seq[seq], "model_id": live.model_id}
-        fut = self._new_future(job_id, live.model_id, op, body)
-        live.by_seq[seq] = fut.request_id
-        live.waiting[seq] = fut
-        while live.next_seq in live.waiting:
-            self._run(job_id, live, live.waiting.pop(live.next_seq))
-            live.next_seq += 1
-        return {"request_id": fut.request_id, "model_id": live.model_id}
+        with self._lock:
+            trainer, repeated = self._open(job_id, idempotency_key)
+            if repeated is not None:
+                return repeated
+            model_id = body.get("model_id")
+            live = trainer.models.get(model_id) if isinstance(model_id, str) else None
+            if live is None:
+                raise ApiError(
+                    404, f"model {model_id!r} not found on this trainer", reason="NOT_FOUND"
+                )
+            seq = body.get("seq_id")
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+                raise ApiError(400, f"seq_id must be a positive integer, got {seq!r}")
+            if seq in live.by_seq:
+                return trainer.submitted(self._futures[live.by_seq[seq]])
+            fut = self._new_future(job_id, live.model_id, op, body, idempotency_key)
+            live.by_seq[seq] = fut.request_id
+            live.waiting[seq] = fut
+            while live.next_seq in live.waiting:
+                self._run(job_id, live, live.waiting.pop(live.next_seq))
+                live.next_seq += 1
+            return trainer.submitted(fut)
 
     def poll(self, job_id: str, request_id: str) -> dict[str, Any] | None:
         """The result of a future, None while pending; 410 when unknown or expired."""
-        self.running(job_id)
-        fut = self._futures.get(request_id)
-        ttl_us = int(self._settings.future_ttl_seconds * 1_000_000)
-        if (
-            fut is None
-            or fut.job_id != job_id
-            or (fut.done_us is not None and fut.done_us + ttl_us <= self._clock.now_us())
-        ):
-            raise ApiError(410, f"future {request_id!r} is unknown or expired", reason="EXPIRED")
-        return fut.result
+        with self._lock:
+            self.running(job_id)
+            fut = self._futures.get(request_id)
+            ttl_us = int(self._settings.future_ttl_seconds * 1_000_000)
+            if (
+                fut is None
+                or fut.job_id != job_id
+                or (fut.done_us is not None and fut.done_us + ttl_us <= self._clock.now_us())
+            ):
+                raise ApiError(
+                    410, f"future {request_id!r} is unknown or expired", reason="EXPIRED"
+                )
+            return fut.result
 
     # -- ops ------------------------------------------------------------------------------
 
     def _run(self, job_id: str, live: QueuedModel, fut: Future) -> None:
         try:
             result = self._ops.run(job_id, live, fut.op, fut.body)
-        except (UserError, InvalidArgumentError) as exc:
+        except UserError as exc:
             result = _failure(str(exc), "user")
         except Exception as exc:
             logger.exception("emulator op %s failed", fut.op)
@@ -215,5 +262,6 @@ class Trainers:
 
     def state_names(self, job_id: str) -> dict[str, Any]:
         """``list_checkpoints``: the job's loadable state checkpoint names."""
-        self.running(job_id)
-        return {"checkpoints": self._rows.state_names(job_id)}
+        with self._lock:
+            self.running(job_id)
+            return {"checkpoints": self._rows.state_names(job_id)}

@@ -63,15 +63,20 @@ class ApiError(Exception):
 def error_body(
     status: int, message: str, *, reason: str | None = None, status_name: str | None = None
 ) -> dict[str, Any]:
-    """``{"error": {"code", "message", "status", "details"?}}`` as Google APIs answer."""
-    error: dict[str, Any] = {
-        "code": status,
-        "message": message,
-        "status": status_name or _STATUS_NAMES.get(status, "UNKNOWN"),
+    """``{"error": {"code", "message", "status", "details"}}`` as Google APIs answer.
+
+    ``details`` holds an ``ErrorInfo`` with the ``reason`` a client may branch on, else is
+    empty.
+    """
+    details = [{"@type": ERROR_INFO_TYPE, "reason": reason, "domain": ERROR_DOMAIN}]
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": status_name or _STATUS_NAMES.get(status, "UNKNOWN"),
+            "details": details if reason else [],
+        }
     }
-    if reason:
-        error["details"] = [{"@type": ERROR_INFO_TYPE, "reason": reason, "domain": ERROR_DOMAIN}]
-    return {"error": error}
 
 
 def error_response(exc: ApiError) -> JSONResponse:

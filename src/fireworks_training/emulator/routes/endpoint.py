@@ -7,25 +7,31 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from .wire import ApiError, error_response
+from ..wire import ApiError, error_response
 
-__all__ = ["Handler", "check_account", "json_endpoint"]
+__all__ = ["Handler", "check_account", "json_endpoint", "json_route"]
 
 Handler = Callable[[Request], Awaitable[Any]]
 
 
 def json_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """An endpoint answering the handler's result as JSON, or its ApiError."""
+    """An endpoint answering the handler's result as JSON (a Response as it is), or its error."""
 
     async def endpoint(request: Request) -> Response:
         try:
             result = await handler(request)
         except ApiError as exc:
             return error_response(exc)
-        return JSONResponse(result)
+        return result if isinstance(result, Response) else JSONResponse(result)
 
     return endpoint
+
+
+def json_route(path: str, handler: Handler, method: str = "GET") -> Route:
+    """One route serving ``handler`` as a JSON endpoint."""
+    return Route(path, json_endpoint(handler), methods=[method])
 
 
 def check_account(request: Request, account_id: str) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .backend import Backend
-from .routing import Handler, check_account, json_endpoint
-from .wire import ApiError, read_json
+from ..backend import Backend
+from ..wire import ApiError, read_json
+from .endpoint import Handler, check_account, json_route
 
 __all__ = ["FUTURE_OPS", "TRAINER_PREFIX", "trainer_routes"]
 
@@ -24,58 +24,60 @@ FUTURE_OPS = (
     "load_weights",
     "save_weights_for_sampler",
 )
+IDEMPOTENCY_HEADER = "x-idempotency-key"
 _POLL_INTERVAL_S = 0.01
 
 
 def trainer_routes(backend: Backend) -> list[Route]:
     """The trainer API routes of every job."""
     account = backend.settings.account_id
-    lock = backend.store.lock
     trainers = backend.trainers
 
-    async def healthz(request: Request) -> Any:
+    def job_of(request: Request) -> str:
         check_account(request, account)
-        with lock:
-            trainers.running(request.path_params["job"])
+        job: str = request.path_params["job"]
+        return job
+
+    async def healthz(request: Request) -> Any:
+        trainers.running(job_of(request))
         return {"status": "ok"}
 
     async def create_session(request: Request) -> Any:
-        check_account(request, account)
+        job = job_of(request)
         await read_json(request)
-        with lock:
-            return trainers.create_session(request.path_params["job"])
+        return trainers.create_session(job)
 
     async def heartbeat(request: Request) -> Any:
-        check_account(request, account)
-        body = await read_json(request)
-        with lock:
-            return trainers.heartbeat(request.path_params["job"], body)
+        job = job_of(request)
+        return trainers.heartbeat(job, await read_json(request))
 
     async def create_model(request: Request) -> Any:
-        check_account(request, account)
+        job = job_of(request)
         body = await read_json(request)
-        with lock:
-            return trainers.create_model(request.path_params["job"], body)
+        return trainers.create_model(job, body, request.headers.get(IDEMPOTENCY_HEADER))
 
     def submitter(op: str) -> Handler:
         async def submit(request: Request) -> Any:
-            check_account(request, account)
+            job = job_of(request)
             body = await read_json(request)
-            with lock:
-                return trainers.submit(request.path_params["job"], op, body)
+            return trainers.submit(job, op, body, request.headers.get(IDEMPOTENCY_HEADER))
 
         return submit
 
+    async def telemetry(request: Request) -> Any:
+        # The official training client posts its events here by default; accept them.
+        backend.jobs.get(job_of(request))
+        await read_json(request)
+        return {"status": "accepted"}
+
     async def retrieve(request: Request) -> Any:
-        check_account(request, account)
+        job = job_of(request)
         body = await read_json(request)
         request_id = body.get("request_id")
         if not isinstance(request_id, str):
             raise ApiError(400, "request_id is required")
-        job = request.path_params["job"]
         deadline = time.monotonic() + backend.settings.long_poll_seconds
-        with lock:
-            result = trainers.poll(job, request_id)
+        result = trainers.poll(job, request_id)
         if result is not None:
             return result
         with backend.long_polls.holding(job):  # counted only once it is really held
@@ -83,17 +85,14 @@ def trainer_routes(backend: Backend) -> list[Route]:
                 if time.monotonic() >= deadline or backend.closing:
                     return {"type": "try_again", "request_id": request_id, "queue_state": "active"}
                 await asyncio.sleep(_POLL_INTERVAL_S)
-                with lock:
-                    result = trainers.poll(job, request_id)
+                result = trainers.poll(job, request_id)
         return result
 
     async def list_checkpoints(request: Request) -> Any:
-        check_account(request, account)
-        with lock:
-            return trainers.state_names(request.path_params["job"])
+        return trainers.state_names(job_of(request))
 
     def route(op: str, handler: Handler, method: str = "POST") -> Route:
-        return Route(f"{TRAINER_PREFIX}/{op}", json_endpoint(handler), methods=[method])
+        return json_route(f"{TRAINER_PREFIX}/{op}", handler, method)
 
     return [
         route("healthz", healthz, "GET"),
@@ -102,5 +101,6 @@ def trainer_routes(backend: Backend) -> list[Route]:
         route("create_model", create_model),
         route("retrieve_future", retrieve),
         route("list_checkpoints", list_checkpoints, "GET"),
+        route("telemetry", telemetry),
         *(route(op, submitter(op)) for op in FUTURE_OPS),
     ]

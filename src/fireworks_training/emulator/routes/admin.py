@@ -10,9 +10,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .backend import Backend
-from .routing import json_endpoint
-from .wire import ApiError, read_json
+from ..backend import Backend
+from ..wire import ApiError, read_json
+from .endpoint import json_route
 
 __all__ = ["ADMIN_PREFIX", "admin_routes"]
 
@@ -81,10 +81,10 @@ def admin_routes(backend: Backend) -> list[Route]:
 
     p = ADMIN_PREFIX
     return [
-        Route(f"{p}/faults", json_endpoint(list_faults), methods=["GET"]),
-        Route(f"{p}/faults", json_endpoint(add_fault), methods=["POST"]),
-        Route(f"{p}/faults", json_endpoint(clear_faults), methods=["DELETE"]),
-        Route(p + "/jobs/{job}:preempt", json_endpoint(preempt), methods=["POST"]),
-        Route(f"{p}/promotion", json_endpoint(promotion), methods=["POST"]),
-        Route(f"{p}/clock", json_endpoint(clock), methods=["POST"]),
+        json_route(f"{p}/faults", list_faults),
+        json_route(f"{p}/faults", add_fault, "POST"),
+        json_route(f"{p}/faults", clear_faults, "DELETE"),
+        json_route(p + "/jobs/{job}:preempt", preempt, "POST"),
+        json_route(f"{p}/promotion", promotion, "POST"),
+        json_route(f"{p}/clock", clock, "POST"),
     ]

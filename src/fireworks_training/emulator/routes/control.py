@@ -7,13 +7,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .backend import Backend
-from .jobs import job_json
-from .routing import check_account, json_endpoint
-from .rows import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, row_json
-from .wire import ApiError, read_json
+from ..backend import Backend
+from ..jobs import job_json
+from ..wire import ApiError, read_json
+from .endpoint import check_account, json_route
 
 __all__ = ["control_routes"]
+
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
 
 
 def _page_size(request: Request) -> int:
@@ -30,9 +32,8 @@ def _page_size(request: Request) -> int:
 
 
 def control_routes(backend: Backend) -> list[Route]:
-    """The ``/v1`` routes of one emulator."""
-    settings = backend.settings
-    account = settings.account_id
+    """The ``/v1`` routes of one emulator (deployments excepted)."""
+    account = backend.settings.account_id
 
     def _account_json() -> dict[str, Any]:
         return {"name": f"accounts/{account}", "displayName": "Emulator account", "state": "READY"}
@@ -68,14 +69,9 @@ def control_routes(backend: Backend) -> list[Route]:
     async def list_rows(request: Request) -> Any:
         check_account(request, account)
         job_id = request.path_params["job"]
-        size = _page_size(request)
-        with backend.store.lock:
-            backend.jobs.get(job_id)
-            rows, token = backend.rows.page(job_id, size, request.query_params.get("pageToken"))
-            body: dict[str, Any] = {"checkpoints": [row_json(r, account) for r in rows]}
-        if token:
-            body["nextPageToken"] = token
-        return body
+        backend.jobs.get(job_id)
+        token = request.query_params.get("pageToken")
+        return backend.rows.page_json(job_id, _page_size(request), token)
 
     async def promote(request: Request) -> Any:
         check_account(request, account)
@@ -92,22 +88,14 @@ def control_routes(backend: Backend) -> list[Route]:
 
     jobs = "/v1/accounts/{account}/rlorTrainerJobs"
     return [
-        Route("/v1/accounts", json_endpoint(list_accounts), methods=["GET"]),
-        Route("/v1/accounts/{account}", json_endpoint(get_account), methods=["GET"]),
-        Route(jobs, json_endpoint(create_job), methods=["POST"]),
-        Route(jobs + "/{job}:resume", json_endpoint(resume_job), methods=["POST"]),
-        Route(jobs + "/{job}", json_endpoint(get_job), methods=["GET"]),
-        Route(jobs + "/{job}", json_endpoint(delete_job), methods=["DELETE"]),
-        Route(jobs + "/{job}/checkpoints", json_endpoint(list_rows), methods=["GET"]),
-        Route(
-            "/v1/accounts/{account}/checkpoints/{checkpoint}:promote",
-            json_endpoint(promote),
-            methods=["POST"],
-        ),
-        Route("/v1/accounts/{account}/models/{model}", json_endpoint(get_model), methods=["GET"]),
-        Route(
-            "/v1/accounts/{account}/operations/{operation}",
-            json_endpoint(get_operation),
-            methods=["GET"],
-        ),
+        json_route("/v1/accounts", list_accounts),
+        json_route("/v1/accounts/{account}", get_account),
+        json_route(jobs, create_job, "POST"),
+        json_route(jobs + "/{job}:resume", resume_job, "POST"),
+        json_route(jobs + "/{job}", get_job),
+        json_route(jobs + "/{job}", delete_job, "DELETE"),
+        json_route(jobs + "/{job}/checkpoints", list_rows),
+        json_route("/v1/accounts/{account}/checkpoints/{checkpoint}:promote", promote, "POST"),
+        json_route("/v1/accounts/{account}/models/{model}", get_model),
+        json_route("/v1/accounts/{account}/operations/{operation}", get_operation),
     ]
