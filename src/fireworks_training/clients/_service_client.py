@@ -442,9 +442,9 @@ class FiretitanServiceClient(tinker.ServiceClient):
             user_metadata=user_metadata,
             projection_head_dim=projection_head_dim,
         )
-        request_id = await api.submit("create_model", body)
+        request_id, roundtrip_s = await api.submit("create_model", body)
         self._model_count += 1  # taken once submitted, whatever the result
-        return await api.created_model(request_id)
+        return await api.created_model(request_id, roundtrip_s)
 
     # The control plane ---------------------------------------------------------------------------
 

@@ -262,29 +262,40 @@ class AsyncTrainerAPI(AsyncAPIClient):
         """GET under the idempotent retry rules."""
         return await self._call(Request("GET", path, base_url=base_url), retry_on=read_retryable)
 
-    async def submit(self, op: str, body: Mapping[str, Any]) -> str:
-        """Submit an op; its ``request_id``."""
+    async def submit(self, op: str, body: Mapping[str, Any]) -> tuple[str, float]:
+        """Submit an op; its ``request_id`` and the submit's round trip in seconds."""
+        started = self._clock()
         reply = await self.post(f"/api/v1/{op}", body)
-        return _required_text(reply, "request_id", f"{op} submit answer")
+        return _required_text(reply, "request_id", f"{op} submit answer"), self._clock() - started
 
-    def _retrieve_request(self, request_id: str, op: str, iteration: int, *, full: bool) -> Request:
+    def _retrieve_request(
+        self, request_id: str, op: str, iteration: int, roundtrip_s: float | None, *, full: bool
+    ) -> Request:
         headers = {
             IDEMPOTENCY_HEADER: new_idempotency_key(),
             "X-Tinker-Request-Iteration": str(iteration),
             "X-Tinker-Request-Type": _REQUEST_TYPES.get(op, op),
         }
+        if iteration == 0 and roundtrip_s is not None:
+            headers["X-Tinker-Create-Promise-Roundtrip-Time"] = str(roundtrip_s)
         body = {"request_id": request_id, "allow_metadata_only": not full}
         return TrainerRequest(
             "POST", RETRIEVE_PATH, json=body, timeout=self._tuning.poll_timeout_s, headers=headers
         )
 
-    async def retrieve(self, request_id: str, op: str = "") -> dict[str, Any]:
-        """Poll ``retrieve_future`` until the op is finished (docs/protocol.md §2.1)."""
+    async def retrieve(
+        self, request_id: str, op: str = "", roundtrip_s: float | None = None
+    ) -> dict[str, Any]:
+        """Poll ``retrieve_future`` until the op is finished (docs/protocol.md §2.1).
+
+        ``roundtrip_s``, the submit's round trip, goes with the first poll (as the official
+        client reports it).
+        """
         polls = _Polls(self._tuning, self._poll_backoff)
         full = False  # first ask for the metadata only, as the official client does
         iteration = 0
         while True:
-            request = self._retrieve_request(request_id, op, iteration, full=full)
+            request = self._retrieve_request(request_id, op, iteration, roundtrip_s, full=full)
             iteration += 1
             started = self._clock()
             try:
@@ -325,9 +336,9 @@ class AsyncTrainerAPI(AsyncAPIClient):
         _required_text(reply, "session_id", "create_session answer")
         return reply
 
-    async def created_model(self, request_id: str) -> str:
+    async def created_model(self, request_id: str, roundtrip_s: float | None = None) -> str:
         """The id of the model a submitted ``create_model`` made, once the trainer made it."""
-        result = await self.retrieve(request_id, "create_model")
+        result = await self.retrieve(request_id, "create_model", roundtrip_s)
         return _required_text(result, "model_id", "create_model result", request_id)
 
     async def heartbeat(self, session_id: str | None) -> None:

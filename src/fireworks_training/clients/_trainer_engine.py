@@ -260,12 +260,12 @@ class OpSequencer:
             waiters.append(waiter)
         await asyncio.gather(*waiters)
         try:
-            request_id = await self._conn.api.submit("unload_model", item.body)
+            request_id, roundtrip_s = await self._conn.api.submit("unload_model", item.body)
         except Exception as exc:
             _settle(item.future.future(), None, exc)
             return
         item.future.request_id = request_id
-        await self._finish(item, request_id)
+        await self._finish(item, request_id, roundtrip_s)
 
     async def _submit_in_order(self) -> None:
         while True:
@@ -275,7 +275,7 @@ class OpSequencer:
                 _settle(future.future(), None, self._broken_error(future))
                 continue
             try:
-                request_id = await self._conn.api.submit(future.op, item.body)
+                request_id, roundtrip_s = await self._conn.api.submit(future.op, item.body)
             except Exception as exc:
                 # The trainer runs ops strictly by seq_id: every later op would wait forever.
                 self._broken = f"{future.op} (seq_id {future.seq_id}) could not be submitted"
@@ -283,7 +283,7 @@ class OpSequencer:
                 continue
             future.request_id = request_id
             _log.debug("submitted %s seq_id=%s request_id=%s", future.op, future.seq_id, request_id)
-            task = asyncio.create_task(self._finish(item, request_id))
+            task = asyncio.create_task(self._finish(item, request_id, roundtrip_s))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             cancel = functools.partial(self._on_user_cancel, task=task)
@@ -307,12 +307,12 @@ class OpSequencer:
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 self._conn.runner.call_soon(task.cancel)
 
-    async def _finish(self, item: _Op[T], request_id: str) -> None:
+    async def _finish(self, item: _Op[T], request_id: str, roundtrip_s: float) -> None:
         if item.future.done():
             return
         async with self._conn.poll_slots:
             try:
-                reply = await self._conn.api.retrieve(request_id, item.future.op)
+                reply = await self._conn.api.retrieve(request_id, item.future.op, roundtrip_s)
                 result = item.parse(reply, request_id)
             except Exception as exc:
                 _settle(item.future.future(), None, exc)
