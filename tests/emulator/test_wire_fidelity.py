@@ -2,8 +2,9 @@
 
 It lists and promotes checkpoints; its training client and ours run the same scenario, and
 their trainer requests are compared one by one, bodies and headers (docs/protocol.md §2 says
-where they differ and why). The client runs in its own cached virtualenv (``benchmarks/official.py`` builds it, and the
-benchmarks use it too) so its pins never touch ours.
+where they differ and why). The client runs in its own cached virtualenv
+(``benchmarks/official.py`` builds it, and the benchmarks use it too) so its pins never touch
+ours.
 """
 
 from __future__ import annotations
@@ -143,7 +144,9 @@ client.load_state_with_optimizer("step-1").result()
 client.load_state("step-1").result()
 first = client.save_weights_for_sampler_ext("sampler-1")
 second = client.save_weights_for_sampler("sampler-2").result().path
-merged = client.save_weights_for_sampler_ext("merged", checkpoint_type="merged_base") if rank else None
+merged = None
+if rank:
+    merged = client.save_weights_for_sampler_ext("merged", checkpoint_type="merged_base")
 names = client.list_checkpoints()
 service.close()
 print(json.dumps({
@@ -180,9 +183,7 @@ def _normal(value: Any) -> Any:
 def _trainer_requests(emu: Emulator, job: str) -> list[Any]:
     prefix = f"/training/v1/rlorTrainerJobs/{emu.account_id}/{job}/api/v1/"
     return [
-        e
-        for e in emu.request_log
-        if e.route.startswith(prefix) and not e.route.endswith(_NOT_OPS)
+        e for e in emu.request_log if e.route.startswith(prefix) and not e.route.endswith(_NOT_OPS)
     ]
 
 
@@ -247,7 +248,8 @@ def _check_headers(official: Any, ours: Any, key: str) -> None:
             continue
         assert value == theirs[name], (op, name)
     if official.method == "POST":
-        assert mine["x-idempotency-key"] and theirs["x-idempotency-key"]
+        assert mine["x-idempotency-key"]
+        assert theirs["x-idempotency-key"]
 
 
 @pytest.mark.parametrize("rank", [0, 4])
