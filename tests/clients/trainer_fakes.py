@@ -43,6 +43,7 @@ class FakeTrainer:
     """Answers submits and retrieves; ``retrieve_script``/``submit_script`` come first."""
 
     def __init__(self, router: respx.MockRouter) -> None:
+        self.router = router  # for a test's own routes (the control plane, ...)
         self.lock = threading.Lock()
         self.submits: list[tuple[str, dict[str, Any]]] = []
         self.retrieves: list[str] = []
