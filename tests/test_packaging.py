@@ -72,8 +72,9 @@ def test_one_version_source() -> None:
     assert importlib.metadata.version("fireworks-training") == fireworks_training.__version__
 
 
-def test_numpy_is_a_runtime_dependency_and_extras_are_for_commands() -> None:
+def test_numpy_is_a_runtime_dependency_and_extras_are_for_users() -> None:
     names = [req.split(">")[0].split("<")[0] for req in PYPROJECT["project"]["dependencies"]]
     assert "numpy" in names
-    assert set(PYPROJECT["project"]["optional-dependencies"]) == {"emulator", "migrate"}
+    # What users install: a command's extra, or an optional feature (remote log_path).
+    assert set(PYPROJECT["project"]["optional-dependencies"]) == {"emulator", "migrate", "remote"}
     assert {"dev", "docs", "bench"} <= set(PYPROJECT["dependency-groups"])
