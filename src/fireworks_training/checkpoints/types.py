@@ -188,12 +188,9 @@ class TrainerJob(WireModel):
         return TrainerJobName.parse(self.name).job_id
 
 
-@dataclass
+@dataclass(frozen=True)
 class SaveSamplerResult:
-    """A finished sampler save: the trainer's identity and the suffixed name that was sent.
-
-    A dataclass, as the official SDK's (``dataclasses.asdict`` works).
-    """
+    """A finished sampler save: the trainer's identity and the suffixed name that was sent."""
 
     path: str
     snapshot_name: str
