@@ -446,6 +446,9 @@ class FiretitanServiceClient(tinker.ServiceClient):
         self._model_count += 1  # taken once submitted, whatever the result
         return await api.created_model(request_id, roundtrip_s)
 
+    def release_references(self) -> None:
+        """Nothing to release: this client provisions no separate reference trainers."""
+
     # The control plane ---------------------------------------------------------------------------
 
     def _control_client(self) -> FireworksClient:
