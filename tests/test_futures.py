@@ -10,7 +10,7 @@ import pytest
 import tinker
 
 from fireworks_training.errors import APITimeoutError, RequestFailedError
-from fireworks_training.futures import TrainerFuture
+from fireworks_training.futures import TrainerFuture, chain
 
 
 @pytest.fixture
@@ -94,3 +94,54 @@ def test_an_op_failing_with_a_timeout_error_is_not_reported_as_still_running() -
         future.result(timeout=5)
     with pytest.raises(APITimeoutError, match="read timeout"):
         asyncio.run(future.result_async(timeout=5))
+
+
+def test_a_callback_added_before_the_result_runs_off_the_completing_thread() -> None:
+    future: TrainerFuture[int] = TrainerFuture("optim_step", 1)
+    ran: list[str] = []
+    done = threading.Event()
+
+    def callback(_: concurrent.futures.Future[int]) -> None:
+        ran.append(threading.current_thread().name)
+        done.set()
+
+    future.future().add_done_callback(callback)
+    setter = threading.Thread(target=future.future().set_result, args=[1], name="loop-thread")
+    setter.start()
+    setter.join()
+    assert done.wait(10)
+    assert ran == ["fireworks-trainer-callbacks"]
+    future.future().add_done_callback(callback)  # already done: runs at once, right here
+    assert ran[-1] == threading.current_thread().name
+
+
+def test_a_failing_callback_is_logged_and_the_next_one_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    future: TrainerFuture[int] = TrainerFuture("optim_step", 1)
+    done = threading.Event()
+
+    def broken(_: object) -> None:
+        raise ValueError("broken callback")
+
+    future.future().add_done_callback(broken)
+    future.future().add_done_callback(lambda _: done.set())
+    future.future().set_result(1)
+    assert done.wait(10)
+    assert "exception calling callback" in caplog.text
+
+
+def test_chain_maps_results_and_passes_failures() -> None:
+    source: TrainerFuture[int] = TrainerFuture("forward_backward", 4)
+    doubled = chain(source, lambda value: value * 2)
+    assert (doubled.op, doubled.seq_id) == ("forward_backward", 4)
+    source.future().set_result(21)
+    assert doubled.result(timeout=10) == 42
+    failing: TrainerFuture[int] = TrainerFuture("optim_step", 5)
+    mapped = chain(failing, lambda value: value)
+    failing.future().set_exception(RequestFailedError("boom", category="server"))
+    with pytest.raises(RequestFailedError, match="boom"):
+        mapped.result(timeout=10)
+    raising = chain(doubled, lambda value: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        raising.result(timeout=10)

@@ -75,6 +75,7 @@ def test_one_version_source() -> None:
 def test_numpy_is_a_runtime_dependency_and_extras_are_for_users() -> None:
     names = [req.split(">")[0].split("<")[0] for req in PYPROJECT["project"]["dependencies"]]
     assert "numpy" in names
-    # What users install: a command's extra, or an optional feature (remote log_path).
-    assert set(PYPROJECT["project"]["optional-dependencies"]) == {"emulator", "migrate", "remote"}
+    # What users install: a command's extra, or an optional feature (remote log_path, torch).
+    extras = set(PYPROJECT["project"]["optional-dependencies"])
+    assert extras == {"emulator", "migrate", "remote", "torch"}
     assert {"dev", "docs", "bench"} <= set(PYPROJECT["dependency-groups"])

@@ -48,7 +48,7 @@ async def test_create_and_wait_then_train(manager: Any, emu: Any) -> None:
     assert url == emu.trainer_url(job.job_id)
     with FiretitanServiceClient(url, api_key=emu.api_key, heartbeat_interval_s=None) as service:
         trainer = service.create_training_client(BASE_MODEL)
-        assert trainer.save_state("step-1").result(30).endswith("/step-1")
+        assert trainer.save_state("step-1").result(30).path.endswith("/step-1")
 
 
 async def test_create_is_idempotent_by_id(manager: Any, emu: Any) -> None:

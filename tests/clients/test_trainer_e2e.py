@@ -9,7 +9,9 @@ import httpx
 import pytest
 import tinker
 
+from fireworks_training.checkpoints.workflow import TrainingCheckpoints
 from fireworks_training.clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
+from fireworks_training.demo import make_batch
 from fireworks_training.errors import RequestFailedError
 
 emulator_server = pytest.importorskip("fireworks_training.emulator.server")
@@ -107,4 +109,36 @@ def test_user_errors_come_back_typed(emu: Any) -> None:
         with pytest.raises(RequestFailedError) as caught:
             client.load_state_with_optimizer("never-saved").result(timeout=60)
         assert caught.value.category == "user"
-        assert client.save_state("after").result(timeout=60).endswith("/after")
+        assert client.save_state("after").result(timeout=60).path.endswith("/after")
+
+
+def test_training_checkpoints_with_the_service_as_control_client(emu: Any, tmp_path: Any) -> None:
+    # "Recipes pass the SDK-managed service client as the control-plane checkpoint client."
+    job = emu.create_trainer_job(base_model=BASE_MODEL, lora_rank=0)
+    log_path = tmp_path / "run"
+    with FiretitanServiceClient(base_url=emu.trainer_url(job), api_key=emu.api_key) as service:
+        trainer = service.create_training_client(BASE_MODEL)
+        ckpt = TrainingCheckpoints(
+            trainer,
+            service,
+            trainer_job_id=service.trainer_job_id,
+            log_path=log_path,
+            dcp_save_interval=2,
+            output_model_id="from-service",
+        )
+        for step in range(1, 5):
+            trainer.forward_backward(make_batch(step)).result(timeout=60)
+            trainer.optim_step(ADAM).result(timeout=60)
+            ckpt.maybe_save(step, step * 4)
+        model = ckpt.finish(4, 16)
+        assert model is not None
+        assert model["name"].endswith("/models/from-service")
+    with FiretitanServiceClient(base_url=emu.trainer_url(job), api_key=emu.api_key) as service:
+        resumed = TrainingCheckpoints(
+            service.create_training_client(BASE_MODEL),
+            service,
+            trainer_job_id=job,
+            log_path=log_path,
+        ).resume()
+    assert resumed is not None
+    assert (resumed.step, resumed.data_consumed) == (4, 16)

@@ -65,10 +65,37 @@ def test_session_id_is_new_per_client(fake: FakeTrainer) -> None:
 def test_save_state_request_and_result(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
     future = trainer.save_state("train_state_step_100")
     assert isinstance(future, tinker.APIFuture)
-    assert future.result() == "cross_job://job-abc/train_state_step_100"
+    saved = future.result()
+    assert isinstance(saved, tinker.types.SaveWeightsResponse)
+    assert saved.path == "cross_job://job-abc/train_state_step_100"
     assert fake.ops() == [
-        {"model_id": MODEL, "path": "train_state_step_100", "seq_id": 1, "type": "save_weights"}
+        {
+            "model_id": MODEL,
+            "path": "train_state_step_100",
+            "seq_id": 1,
+            "overwrite": False,
+            "type": "save_weights",
+        }
     ]
+
+
+def test_save_state_positional_ttl_and_overwrite(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    trainer.save_state("step-5", 3600, True).result()
+    trainer.save_state("step-6", overwrite=False).result()
+    first, second = fake.ops()
+    assert (first["ttl_seconds"], first["overwrite"]) == (3600, True)
+    assert ("ttl_seconds" not in second, second["overwrite"]) == (True, False)
+
+
+@pytest.mark.parametrize("overwrite", [None, 1, "yes"])
+def test_bad_overwrite_sends_nothing(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, overwrite: Any
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="overwrite"):
+        trainer.save_state("s", overwrite=overwrite)
+    assert fake.submits == []
 
 
 def test_save_state_sends_ttl(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
@@ -225,7 +252,6 @@ def test_forward_backward_request_and_result(
         {
             "model_id": MODEL,
             "seq_id": 1,
-            "type": "forward_backward",
             "forward_backward_input": {
                 "loss_fn": "cross_entropy",
                 "data": [
@@ -281,18 +307,25 @@ def test_optim_step_request_and_result(trainer: FiretitanTrainingClient, fake: F
             "model_id": MODEL,
             "seq_id": 1,
             "type": "optim_step",
-            "adam_params": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.95, "eps": 1e-12},
+            "adam_params": {
+                "learning_rate": 1e-3,
+                "beta1": 0.9,
+                "beta2": 0.95,
+                "eps": 1e-12,
+                "weight_decay": 0.0,
+                "grad_clip_norm": 0.0,
+            },
         }
     ]
 
 
-def test_optim_step_sends_weight_decay_only_when_set(
+def test_optim_step_sends_every_adam_field(
     trainer: FiretitanTrainingClient, fake: FakeTrainer
 ) -> None:
     params = tinker.types.AdamParams(learning_rate=1e-3, weight_decay=0.01)
     trainer.optim_step(params).result()
     assert fake.ops()[0]["adam_params"]["weight_decay"] == 0.01
-    assert "grad_clip_norm" not in fake.ops()[0]["adam_params"]
+    assert fake.ops()[0]["adam_params"]["grad_clip_norm"] == 0.0
 
 
 def test_seq_ids_count_ops_and_skip_rejected_calls(

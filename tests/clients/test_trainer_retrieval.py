@@ -11,6 +11,7 @@ import httpx
 import pytest
 import tinker
 
+from fireworks_training.clients._trainer_api import TRY_AGAIN_BACKOFF
 from fireworks_training.clients.trainer import FiretitanTrainingClient
 from fireworks_training.errors import (
     APIConnectionError,
@@ -46,19 +47,58 @@ def test_retrieve_request_is_exact(trainer: FiretitanTrainingClient, fake: FakeT
     fake.retrieve_script.append("try_again")
     trainer.save_state("s").result()
     assert len(fake.retrieve_requests) == 2
-    for request in fake.retrieve_requests:
+    keys = []
+    for iteration, request in enumerate(fake.retrieve_requests):
         assert request.method == "POST"
         assert str(request.url) == f"{TRAINER}/api/v1/retrieve_future"
         assert request.headers["content-type"] == "application/json"
         assert request.headers["x-api-key"] == KEY
-        assert json.loads(request.content) == {"request_id": "req-1", "allow_metadata_only": False}
+        assert request.headers["x-tinker-request-type"] == "SaveWeights"
+        assert request.headers["x-tinker-request-iteration"] == str(iteration)
+        keys.append(request.headers["x-idempotency-key"])
+        assert json.loads(request.content) == {"request_id": "req-1", "allow_metadata_only": True}
+    assert len(set(keys)) == 2  # every poll is a request of its own
 
 
-def test_try_again_repolls_at_once(
+def test_a_metadata_only_answer_fetches_the_whole_result_at_once(
     trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
 ) -> None:
+    ready = {"status": "complete_metadata", "response_payload_size": 120}
+    fake.retrieve_script.extend(["try_again", reply(body=ready)])
+    assert trainer.save_state("s").result().path == "cross_job://job-abc/s"
+    sent = [json.loads(r.content)["allow_metadata_only"] for r in fake.retrieve_requests]
+    assert sent == [True, True, False]
+    assert len(slept) == 1  # after the try_again only
+
+
+def test_a_second_metadata_only_answer_is_a_protocol_error(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    ready = reply(body={"status": "complete_metadata", "response_payload_size": 1})
+    fake.retrieve_script.extend([ready, ready])
+    with pytest.raises(ProtocolError, match="metadata-only answer"):
+        trainer.save_state("s").result(timeout=30)
+
+
+def test_try_again_answered_at_once_backs_off(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    # A server that does not hold the poll is not polled hundreds of times a second.
+    fake.retrieve_script.extend(["try_again"] * 8)
+    assert trainer.save_state("s").result().path == "cross_job://job-abc/s"
+    assert fake.retrieves == ["req-1"] * 9
+    assert slept == [TRY_AGAIN_BACKOFF.delay(n) for n in range(1, 9)]
+    assert slept[-1] == TRY_AGAIN_BACKOFF.cap_s
+    assert slept == sorted(slept)
+
+
+def test_a_held_try_again_repolls_at_once(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
+) -> None:
+    ticks = iter(range(0, 10_000, 2))  # every poll took 2 s: the server held it
+    trainer._conn.api._clock = lambda: float(next(ticks))
     fake.retrieve_script.extend(["try_again", "try_again"])
-    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert trainer.save_state("s").result().path == "cross_job://job-abc/s"
     assert fake.retrieves == ["req-1"] * 3
     assert slept == []
 
@@ -68,9 +108,9 @@ def test_408_and_5xx_repoll_at_once(
     trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float], status: int
 ) -> None:
     fake.retrieve_script.extend([reply(status), reply(status), "try_again", reply(status)])
-    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert trainer.save_state("s").result().path == "cross_job://job-abc/s"
     assert len(fake.retrieves) == 5
-    assert slept == []
+    assert slept == [TRY_AGAIN_BACKOFF.delay(1)]  # the try_again's, answered at once
 
 
 def test_a_failing_server_is_not_hammered(
@@ -111,7 +151,7 @@ def test_try_again_resets_the_429_budget(fake: FakeTrainer, policy: RetryPolicy)
     with FiretitanTrainingClient(
         TRAINER, MODEL, api_key=KEY, retry_policy=policy, poll_tuning=tuning
     ) as client:
-        assert client.save_state("s").result(timeout=30) == "cross_job://job-abc/s"
+        assert client.save_state("s").result(timeout=30).path == "cross_job://job-abc/s"
     assert len(fake.retrieves) == 6
 
 
@@ -119,7 +159,7 @@ def test_connection_errors_back_off_then_recover(
     trainer: FiretitanTrainingClient, fake: FakeTrainer, slept: list[float]
 ) -> None:
     fake.retrieve_script.extend([connect_error(), connect_error()])
-    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert trainer.save_state("s").result().path == "cross_job://job-abc/s"
     assert len(slept) == 2
     assert all(s > 0 for s in slept)
 
@@ -197,7 +237,7 @@ def test_a_failed_op_does_not_stop_later_ones(
     second = trainer.save_state("s")
     with pytest.raises(RequestFailedError):
         first.result()
-    assert second.result() == "cross_job://job-abc/s"
+    assert second.result().path == "cross_job://job-abc/s"
 
 
 def test_save_state_without_path_fails(trainer: FiretitanTrainingClient, fake: FakeTrainer) -> None:
@@ -220,7 +260,7 @@ def test_submit_retried_with_the_same_seq_id(
     assert callable(failure)
     fake.submit_script.extend([failure(), failure()])
     trainer.optim_step(tinker.types.AdamParams())  # seq 1
-    assert trainer.save_state("s").result() == "cross_job://job-abc/s"
+    assert trainer.save_state("s").result().path == "cross_job://job-abc/s"
     bodies = fake.ops()
     assert [b["seq_id"] for b in bodies] == [1, 1, 1, 2]
     assert bodies[0] == bodies[1] == bodies[2]
@@ -283,7 +323,7 @@ def test_save_state_timeout_raises_and_the_save_goes_on(
     assert fake.all_submitted.wait(5)  # the save went on after the caller stopped waiting
     assert fake.ops("save_weights")[0]["path"] == "s"
     release(trainer, held)
-    assert trainer.save_state("t", timeout=5).result() == "cross_job://job-abc/t"
+    assert trainer.save_state("t", timeout=5).result().path == "cross_job://job-abc/t"
 
 
 def test_save_weights_for_sampler_returns_before_the_save_finishes(
@@ -312,7 +352,7 @@ def test_cancelling_a_future_stops_waiting_only(
     with pytest.raises(concurrent.futures.CancelledError):
         first.result()
     release(trainer, held)
-    assert trainer.save_state("t").result() == "cross_job://job-abc/t"
+    assert trainer.save_state("t").result().path == "cross_job://job-abc/t"
     assert [b["seq_id"] for b in fake.ops()] == [1, 2]
 
 
@@ -335,9 +375,9 @@ async def test_await_and_result_async(trainer: FiretitanTrainingClient, fake: Fa
     b = trainer.optim_step(tinker.types.AdamParams())
     c = trainer.save_weights_for_sampler("c")
     assert (await b).metrics == {"step": 2.0}
-    assert await a.result_async(timeout=5) == "cross_job://job-abc/a"
+    assert (await a.result_async(timeout=5)).path == "cross_job://job-abc/a"
     results = await asyncio.gather(c, trainer.save_state("d").coroutine())
-    assert results[1] == "cross_job://job-abc/d"
+    assert results[1].path == "cross_job://job-abc/d"
 
 
 @pytest.mark.anyio

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from fireworks_training._version import __version__
 from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.errors import FireworksError, InvalidArgumentError, RequestFailedError
 from fireworks_training.retries import RetryPolicy
@@ -19,13 +18,19 @@ __all__ = ["fake", "policy", "service", "slept"]  # fixtures
 def test_create_training_client_wire(service: FiretitanServiceClient, fake: FakeTrainer) -> None:
     client = service.create_training_client("accounts/fireworks/models/qwen3-8b")
     assert fake.sessions == [
-        {"tags": [], "sdk_version": f"fireworks-training/{__version__}", "type": "create_session"}
+        {"tags": [], "user_metadata": {}, "sdk_version": "0.23.0", "type": "create_session"}
     ]
     assert fake.ops("create_model") == [
         {
             "session_id": "sess-1",
             "model_seq_id": 0,
             "base_model": "accounts/fireworks/models/qwen3-8b",
+            "lora_config": {
+                "rank": 0,
+                "train_unembed": True,
+                "train_mlp": True,
+                "train_attn": True,
+            },
             "type": "create_model",
         }
     ]
@@ -43,7 +48,13 @@ def test_lora_model_and_second_client_reuse_the_session(
     assert len(fake.sessions) == 1
     bodies = fake.ops("create_model")
     assert [b["model_seq_id"] for b in bodies] == [0, 1]
-    assert bodies[0]["lora_config"] == {"rank": 16}
+    assert bodies[0]["lora_config"] == {
+        "alpha": 32,
+        "rank": 16,
+        "train_unembed": True,
+        "train_mlp": True,
+        "train_attn": True,
+    }
     assert first.lora_rank == 16
     assert first.session_id != second.session_id
     assert first._conn is second._conn is service._conn  # one connection pool

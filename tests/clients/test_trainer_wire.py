@@ -89,17 +89,28 @@ def test_non_numeric_tensor_is_rejected() -> None:
         wire.tensor_json(["a", "b"], "weights")
 
 
-def test_adam_params_from_mapping_and_missing_field() -> None:
-    params = {"learning_rate": 1, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "grad_clip_norm": 1}
+def test_adam_params_from_mapping_fill_tinkers_defaults() -> None:
+    params = {"learning_rate": 1, "beta1": 0.9, "beta2": 0.99, "grad_clip_norm": 1}
     assert wire.adam_params_json(params) == {
         "learning_rate": 1.0,
         "beta1": 0.9,
         "beta2": 0.99,
-        "eps": 1e-8,
+        "eps": 1e-12,
+        "weight_decay": 0.0,
         "grad_clip_norm": 1.0,
     }
     with pytest.raises(InvalidArgumentError, match="eps"):
-        wire.adam_params_json({"learning_rate": 1, "beta1": 0.9, "beta2": 0.99})
+        wire.adam_params_json({"eps": "tiny"})
+    with pytest.raises(TypeError, match="AdamParams"):
+        wire.adam_params_json(0.1)
+
+
+def test_grad_norm_metrics_go_inside_adam_params() -> None:
+    sent = wire.adam_params_json(tinker.types.AdamParams(), "Detailed")
+    assert sent["emit_grad_norm_metrics"] == "detailed"
+    assert wire.adam_params_json({"emit_grad_norm_metrics": True})["emit_grad_norm_metrics"]
+    with pytest.raises(InvalidArgumentError, match="emit_grad_norm_metrics"):
+        wire.adam_params_json(tinker.types.AdamParams(), "loud")
 
 
 def test_forward_backward_output_defaults() -> None:

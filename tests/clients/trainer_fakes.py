@@ -21,7 +21,10 @@ TRAINER = f"{GATEWAY}/training/v1/rlorTrainerJobs/acme/job-abc"
 KEY = "fw-trainer-secret-0123456789"
 MODEL = "model-1"
 OPS = (
+    "forward",
     "forward_backward",
+    "load_adapter",
+    "unload_model",
     "optim_step",
     "save_weights",
     "load_weights",
@@ -40,6 +43,7 @@ class FakeTrainer:
     """Answers submits and retrieves; ``retrieve_script``/``submit_script`` come first."""
 
     def __init__(self, router: respx.MockRouter) -> None:
+        self.router = router  # for a test's own routes (the control plane, ...)
         self.lock = threading.Lock()
         self.submits: list[tuple[str, dict[str, Any]]] = []
         self.retrieves: list[str] = []
@@ -108,7 +112,11 @@ class FakeTrainer:
             return {"metrics": {"step": float(body["seq_id"])}}
         if op == "create_model":
             return {"model_id": MODEL}
-        data = body["forward_backward_input"]["data"]
+        if op == "load_adapter":
+            return {"model_id": body["model_id"], "adapter_path": body["adapter_path"]}
+        if op == "unload_model":
+            return {"model_id": body["model_id"], "type": "unload_model"}
+        data = body.get("forward_backward_input", body.get("forward_input", {}))["data"]
         outputs = [
             {"logprobs": {"data": [-0.5] * n, "dtype": "float32", "shape": [n]}}
             for n in (len(d["loss_fn_inputs"]["target_tokens"]["data"]) for d in data)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from .._models import WireModel, parse_rfc3339
 from .kinds import CheckpointType, LenientStrEnum
@@ -187,10 +188,9 @@ class TrainerJob(WireModel):
         return TrainerJobName.parse(self.name).job_id
 
 
-class SaveSamplerResult(BaseModel):
+@dataclass(frozen=True)
+class SaveSamplerResult:
     """A finished sampler save: the trainer's identity and the suffixed name that was sent."""
-
-    model_config = ConfigDict(frozen=True)
 
     path: str
     snapshot_name: str

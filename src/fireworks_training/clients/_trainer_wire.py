@@ -2,36 +2,132 @@
 
 Users hand us public ``tinker.types`` objects (dataclasses in tinker 0.38, pydantic models in
 older releases); we read them through public attributes only and write the JSON wire of
-tinker 0.23, which the Fireworks trainer speaks for every op.
+tinker 0.23, which the Fireworks trainer speaks for every op. The request bodies are the
+ones the official client sends for the same call, key for key.
 """
 
 from __future__ import annotations
 
+import enum
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import tinker
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import InvalidArgumentError, RequestFailedError
 
 __all__ = [
+    "DEFAULT_LORA_ALPHA",
+    "DEFAULT_LORA_INIT_METHOD",
+    "EXPORT_PRECISIONS",
+    "PROTOCOL_VERSION",
+    "GradAccNormalization",
+    "GradNormMetricsMode",
+    "LoadAdapterResponse",
     "adam_params_json",
-    "datum_json",
-    "forward_backward_output",
-    "load_weights_response",
-    "optim_step_response",
-    "state_path",
-    "tensor_json",
     "check_lora_rank",
     "check_ttl",
+    "check_user_metadata",
+    "create_model_body",
+    "create_session_body",
+    "datum_json",
+    "export_precision",
+    "forward_backward_output",
+    "grad_accumulation_value",
+    "grad_norm_metrics_value",
+    "load_adapter_response",
+    "load_weights_response",
+    "lora_config_json",
+    "optim_step_response",
+    "save_weights_response",
+    "tensor_json",
 ]
 
-_ADAM_FIELDS = ("learning_rate", "beta1", "beta2", "eps")
-# Sent only when set: the 0.23 wire has no such fields, and dropping them silently would
-# change the user's training without a word.
-_ADAM_OPTIONAL = ("weight_decay", "grad_clip_norm")
+# The tinker protocol the Fireworks trainer speaks; sent as ``sdk_version`` (not our version).
+PROTOCOL_VERSION = "0.23.0"
+DEFAULT_LORA_ALPHA = 32
+DEFAULT_LORA_INIT_METHOD = "kaiming"
+EXPORT_PRECISIONS = ("source", "bf16", "nvfp4", "mxfp8", "fp8_block128")
+# tinker's AdamParams defaults, for a mapping that leaves a field out.
+_ADAM_DEFAULTS = {
+    "learning_rate": 1e-4,
+    "beta1": 0.9,
+    "beta2": 0.95,
+    "eps": 1e-12,
+    "weight_decay": 0.0,
+    "grad_clip_norm": 0.0,
+}
 _KEY_DTYPES = {"target_tokens": "int64"}
+
+
+class GradAccNormalization(enum.StrEnum):
+    """How ``optim_step`` normalizes the accumulated gradients on the trainer."""
+
+    NUM_LOSS_TOKENS = "num_loss_tokens"
+    """Divide by the number of tokens with a non-zero gradient (a per-token mean)."""
+    NUM_SEQUENCES = "num_sequences"
+    """Divide by the number of sequences with a non-zero gradient (a per-sequence mean)."""
+    NONE = "none"
+    """Use the gradients as accumulated."""
+
+
+class GradNormMetricsMode(enum.StrEnum):
+    """Which gradient-norm metrics ``optim_step`` asks the trainer for."""
+
+    OFF = "off"
+    BASIC = "basic"
+    DETAILED = "detailed"
+
+
+class LoadAdapterResponse(BaseModel):
+    """The result of ``load_adapter``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    model_id: str | None = None
+    adapter_path: str | None = None
+    type: str = "load_adapter"
+
+
+def _enum_value(value: object, kind: type[enum.Enum], what: str) -> str:
+    if isinstance(value, kind):
+        return str(value.value)
+    try:
+        return str(kind(str(value).lower()).value)
+    except ValueError:
+        valid = ", ".join(str(mode.value) for mode in kind)
+        raise InvalidArgumentError(f"{what} must be one of {valid}, got {value!r}") from None
+
+
+def grad_accumulation_value(value: object) -> str | None:
+    """``grad_accumulation_normalization`` as sent (case-insensitive names accepted)."""
+    if value is None:
+        return None
+    return _enum_value(value, GradAccNormalization, "grad_accumulation_normalization")
+
+
+def grad_norm_metrics_value(value: object) -> bool | str | None:
+    """``emit_grad_norm_metrics`` as sent: a bool or a mode name."""
+    if value is None or isinstance(value, bool):
+        return value
+    return _enum_value(value, GradNormMetricsMode, "emit_grad_norm_metrics")
+
+
+def export_precision(checkpoint_type: str, precision: object) -> str | None:
+    """The ``export_precision`` of a sampler save: ``merged_base`` only, ``source`` by default."""
+    if precision is not None and precision not in EXPORT_PRECISIONS:
+        raise InvalidArgumentError(
+            f"export_precision must be one of {', '.join(EXPORT_PRECISIONS)}, got {precision!r}"
+        )
+    if checkpoint_type == "merged_base":
+        return str(precision or "source")
+    if precision is not None:
+        raise InvalidArgumentError("export_precision needs checkpoint_type='merged_base'")
+    return None
 
 
 def check_ttl(ttl_seconds: object) -> int | None:
@@ -43,11 +139,108 @@ def check_ttl(ttl_seconds: object) -> int | None:
     return ttl_seconds
 
 
-def check_lora_rank(lora_rank: object) -> int:
+def check_lora_rank(lora_rank: object, what: str = "lora_rank") -> int:
     """A LoRA rank: 0 for full-parameter training, else positive."""
     if isinstance(lora_rank, bool) or not isinstance(lora_rank, int) or lora_rank < 0:
-        raise InvalidArgumentError(f"lora_rank must be an integer >= 0, got {lora_rank!r}")
+        raise InvalidArgumentError(f"{what} must be an integer >= 0, got {lora_rank!r}")
     return lora_rank
+
+
+def check_user_metadata(value: object) -> dict[str, Any] | None:
+    """``None``, or a JSON object with string keys."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InvalidArgumentError(
+            f"user_metadata must be a dict with string keys, got {type(value).__name__}"
+        )
+    try:
+        json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"user_metadata cannot be sent as JSON: {exc}") from None
+    return dict(value)
+
+
+def _optional_int(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{what} must be an integer or None, got {value!r}")
+    return value
+
+
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
+def create_session_body(user_metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``create_session``: tags from ``TINKER_TAGS``, the metadata, the protocol version."""
+    tags = os.environ.get("TINKER_TAGS")
+    tag_list = list(dict.fromkeys(tags.split(","))) if tags is not None else []
+    return {
+        "tags": tag_list,
+        "user_metadata": dict(user_metadata or {}),
+        "sdk_version": PROTOCOL_VERSION,
+        "type": "create_session",
+    }
+
+
+def lora_config_json(
+    rank: int,
+    *,
+    alpha: object = DEFAULT_LORA_ALPHA,
+    seed: object = None,
+    train_mlp: object = True,
+    train_attn: object = True,
+    train_unembed: object = True,
+    init_method: object = None,
+) -> dict[str, Any]:
+    """``lora_config``, always sent: rank 0 is full-parameter (no alpha, no init method)."""
+    config: dict[str, Any] = {}
+    if rank > 0:
+        alpha_value = _optional_int(alpha, "lora_alpha")
+        if alpha_value is not None and alpha_value <= 0:
+            raise InvalidArgumentError(f"lora_alpha must be positive, got {alpha_value}")
+        if alpha_value is not None:
+            config["alpha"] = alpha_value
+        if init_method is not None:
+            if not isinstance(init_method, str) or not init_method.strip():
+                raise InvalidArgumentError(f"lora_init_method must be a name, got {init_method!r}")
+            config["init_method"] = init_method.strip()
+    config["rank"] = rank
+    seed_value = _optional_int(seed, "seed")
+    if seed_value is not None:
+        config["seed"] = seed_value
+    config["train_unembed"] = _flag(train_unembed, "train_unembed")
+    config["train_mlp"] = _flag(train_mlp, "train_mlp")
+    config["train_attn"] = _flag(train_attn, "train_attn")
+    return config
+
+
+def create_model_body(
+    session_id: str,
+    model_seq_id: int,
+    base_model: str,
+    *,
+    lora_config: Mapping[str, Any] | None,
+    user_metadata: Mapping[str, Any] | None = None,
+    projection_head_dim: int | None = None,
+) -> dict[str, Any]:
+    """``create_model``; a base-only (frozen reference) model has no ``lora_config``."""
+    body: dict[str, Any] = {}
+    if projection_head_dim is not None:
+        body["projection_head_dim"] = projection_head_dim
+    body.update(session_id=session_id, model_seq_id=model_seq_id, base_model=base_model)
+    if user_metadata is not None:
+        body["user_metadata"] = dict(user_metadata)
+    if lora_config is not None:
+        body["lora_config"] = dict(lora_config)
+    body["type"] = "create_model"
+    if lora_config is None:
+        body["base_only"] = True
+    return body
 
 
 def _wire_dtype(dtype: object, kind: str, key: str) -> str:
@@ -93,7 +286,7 @@ def _chunk_json(chunk: Any) -> dict[str, Any]:
     tokens = getattr(chunk, "tokens", None)
     chunk_type = getattr(chunk, "type", "encoded_text")
     if tokens is not None and chunk_type == "encoded_text":
-        return {"type": "encoded_text", "tokens": [int(t) for t in tokens]}
+        return {"tokens": [int(t) for t in tokens], "type": "encoded_text"}
     if hasattr(chunk, "model_dump"):
         dumped: dict[str, Any] = chunk.model_dump(mode="json", exclude_none=True)
         return dumped
@@ -119,13 +312,15 @@ def datum_json(datum: Any) -> dict[str, Any]:
     if model_input is None:
         raise InvalidArgumentError(f"a datum needs model_input, got {type(datum).__name__}")
     return {
-        "model_input": _model_input_json(model_input),
         "loss_fn_inputs": {str(k): tensor_json(v, str(k)) for k, v in dict(inputs).items()},
+        "model_input": _model_input_json(model_input),
     }
 
 
-def adam_params_json(params: Any) -> dict[str, Any]:
-    """``adam_params`` from a ``tinker.types.AdamParams`` (or a mapping)."""
+def adam_params_json(params: Any, emit_grad_norm_metrics: object = None) -> dict[str, Any]:
+    """``adam_params``, every field sent (``weight_decay`` and ``grad_clip_norm`` too)."""
+    if params is None or isinstance(params, str | bytes | int | float):
+        raise TypeError(f"adam_params must be a tinker.AdamParams, got {type(params).__name__}")
 
     def get(name: str) -> Any:
         if isinstance(params, Mapping):
@@ -133,15 +328,23 @@ def adam_params_json(params: Any) -> dict[str, Any]:
         return getattr(params, name, None)
 
     body: dict[str, Any] = {}
-    for name in _ADAM_FIELDS:
+    emit = grad_norm_metrics_value(
+        emit_grad_norm_metrics
+        if emit_grad_norm_metrics is not None
+        else get("emit_grad_norm_metrics")
+    )
+    if emit is not None:
+        body["emit_grad_norm_metrics"] = emit
+    for name, default in _ADAM_DEFAULTS.items():
         value = get(name)
-        if value is None:
-            raise InvalidArgumentError(f"adam_params.{name} is required")
-        body[name] = float(value)
-    for name in _ADAM_OPTIONAL:
-        value = get(name)
-        if value:
-            body[name] = float(value)
+        if value is None and not isinstance(params, Mapping):
+            raise TypeError(f"adam_params has no {name}: {type(params).__name__} is not AdamParams")
+        try:
+            body[name] = float(default if value is None else value)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"adam_params.{name} must be a number, got {value!r}"
+            ) from None
     return body
 
 
@@ -188,11 +391,18 @@ def load_weights_response(body: Mapping[str, Any]) -> tinker.types.LoadWeightsRe
     )
 
 
-def state_path(body: Mapping[str, Any], request_id: str = "") -> str:
-    """The required ``path`` of a ``save_weights`` result."""
+def load_adapter_response(body: Mapping[str, Any]) -> LoadAdapterResponse:
+    """The result JSON of ``load_adapter``."""
+    return LoadAdapterResponse.model_validate({k: v for k, v in body.items() if k != "type"})
+
+
+def save_weights_response(
+    body: Mapping[str, Any], request_id: str = ""
+) -> tinker.types.SaveWeightsResponse:
+    """A ``save_weights`` result: its ``path`` is required."""
     path = body.get("path")
     if not isinstance(path, str) or not path:
         raise RequestFailedError(
             "save_weights result has no path", category="server", request_id=request_id
         )
-    return path
+    return tinker.types.SaveWeightsResponse(path=path)
