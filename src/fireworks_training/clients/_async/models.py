@@ -19,8 +19,10 @@ def model_request(model: ModelName) -> Request:
 
 
 def parse_model(body: Mapping[str, Any]) -> Model:
-    """A model reply."""
-    return Model.model_validate(body)
+    """A model reply; one without a ``name`` is a :class:`ProtocolError`."""
+    model = Model(body)
+    _ = model.name
+    return model
 
 
 class AsyncModels(AsyncAccounts):

@@ -23,8 +23,10 @@ def operation_request(name: OperationName | str) -> Request:
 
 
 def parse_operation(body: Mapping[str, Any]) -> OperationStatus:
-    """An operation reply."""
-    return OperationStatus.model_validate(body)
+    """An operation reply; one without a ``name`` is a :class:`ProtocolError`."""
+    status = OperationStatus(body)
+    _ = status.name
+    return status
 
 
 class Operations(SyncAPIClient):
