@@ -178,7 +178,7 @@ def test_int64_strings_and_nested_objects() -> None:
     assert model.state == "STATE_UNSPECIFIED"
     bad = Model({"name": "accounts/acme/models/m", "peftDetails": {"r": "eight"}})
     assert bad.peft_details is not None
-    with pytest.raises(ProtocolError, match="peftDetails 'accounts|r must be an integer"):
+    with pytest.raises(ProtocolError, match="peftDetails without a name: r must be an integer"):
         _ = bad.peft_details.r
 
 

@@ -207,7 +207,7 @@ class WireObject(dict[str, Any]):
 
     @classmethod
     def model_validate(cls, obj: Mapping[str, Any]) -> Self:
-        """``cls(obj).check()``: the eager check of the pydantic rows of 0.1, kept for their code."""
+        """``cls(obj).check()``: the eager check of 0.1's pydantic rows, kept for its code."""
         if not isinstance(obj, Mapping):
             raise ProtocolError(f"a {cls.WHAT} must be a JSON object, got {type(obj).__name__}")
         return cls(obj).check()
