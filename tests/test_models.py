@@ -104,9 +104,7 @@ def test_to_wire_is_a_plain_copy() -> None:
 
 def test_keyword_construction_uses_wire_keys_and_values() -> None:
     moment = datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)
-    row = Checkpoint(
-        name=PREFIX + "c", checkpoint_type=CheckpointType.TRAINING, create_time=moment
-    )
+    row = Checkpoint(name=PREFIX + "c", checkpoint_type=CheckpointType.TRAINING, create_time=moment)
     assert row == {
         "name": PREFIX + "c",
         "checkpointType": "CHECKPOINT_TYPE_TRAINING",
@@ -152,7 +150,7 @@ def test_typed_properties_cannot_be_assigned() -> None:
         ("createTime", 1700000000, "create_time", "createTime must be an RFC 3339 timestamp"),
         ("promotable", "true", "promotable", "promotable must be a boolean"),
         ("checkpointType", 3, "checkpoint_type", "checkpointType must be a string"),
-        ("name", "accounts/a/models/m", "checkpoint_id", "expected a name of the form"),
+        ("name", "accounts/a/models/m", "checkpoint_id", "accounts/a/models/m"),
         ("name", None, "name", "name must be a string"),
     ],
 )

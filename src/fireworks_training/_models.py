@@ -249,6 +249,7 @@ def _wire_value(value: Any) -> Any:
 
 # Readers of one wire key, for wire_property bodies ----------------------------------------
 
+
 def wire_str(obj: WireObject, key: str, *, required: bool = False) -> str | None:
     """The string at ``key``; None when absent (a :class:`ProtocolError` when ``required``)."""
     value = obj.get(key)

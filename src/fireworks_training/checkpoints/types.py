@@ -19,6 +19,7 @@ from .names import CheckpointName, ModelName, TrainerJobName, logical_name, step
 
 __all__ = [
     "Checkpoint",
+    "CheckpointRow",
     "JobState",
     "Model",
     "OperationStatus",
@@ -38,15 +39,11 @@ def _name(obj: WireObject) -> str:
     return name
 
 
-def _enum_text(obj: WireObject, key: str) -> str | None:
-    return wire_str(obj, key)
+class CheckpointRow(WireObject):
+    """A checkpoint row of any parent: a trainer job, a training session, an SFT or DPO job.
 
-
-class Checkpoint(WireObject):
-    """One checkpoint row of a trainer job, as the control plane lists it (a dict).
-
-    Wire keys: ``name``, ``createTime``, ``updateTime``, ``checkpointType``, ``promotable``,
-    and whatever else the server sends.
+    Wire keys: ``name`` (``<parent>/checkpoints/<id>``), ``createTime``, ``updateTime``,
+    ``checkpointType``, ``promotable``, and whatever else the server sends.
     """
 
     __slots__ = ()
@@ -54,7 +51,7 @@ class Checkpoint(WireObject):
 
     @wire_property
     def name(self) -> str:
-        """The 4-segment name string, as sent (``row["name"]``)."""
+        """The full name string, as sent (``row["name"]``)."""
         return _name(self)
 
     @wire_property
@@ -70,13 +67,55 @@ class Checkpoint(WireObject):
     @wire_property
     def checkpoint_type(self) -> CheckpointType:
         """``checkpointType``; a value this library does not know is kept, not refused."""
-        text = _enum_text(self, "checkpointType")
+        text = wire_str(self, "checkpointType")
         return CheckpointType.UNSPECIFIED if text is None else CheckpointType(text)
 
     @wire_property
     def promotable(self) -> bool:
         """``promotable``: true iff the server will promote this row."""
         return wire_bool(self, "promotable")
+
+    @wire_property
+    def resumable(self) -> bool:
+        """True for training state rows, which resume can load."""
+        return self.checkpoint_type.resumable
+
+    @wire_property
+    def parent(self) -> str:
+        """The name of what the checkpoint belongs to (before ``/checkpoints/``)."""
+        return self._split()[0]
+
+    @wire_property
+    def checkpoint_id(self) -> str:
+        """The short checkpoint id (a sampler snapshot carries its session suffix)."""
+        return self._split()[1]
+
+    @wire_property
+    def logical_name(self) -> str:
+        """The checkpoint id without a sampler session suffix (state rows have none)."""
+        if self.resumable:
+            return self.checkpoint_id
+        return logical_name(self.checkpoint_id)
+
+    @wire_property
+    def step(self) -> int | None:
+        """N for a ``step-N`` checkpoint, else None."""
+        return step_of(self.logical_name)
+
+    def _split(self) -> tuple[str, str]:
+        parent, sep, checkpoint = self.name.rpartition("/checkpoints/")
+        if not sep or not parent or not checkpoint or "/" in checkpoint:
+            raise self.malformed("name", "'<parent>/checkpoints/<id>'", self.name)
+        return parent, checkpoint
+
+
+class Checkpoint(CheckpointRow):
+    """One checkpoint row of a trainer job, as the control plane lists it (a dict).
+
+    ``row.name`` is the 4-segment name string, as sent; ``row.resource_name`` parses it.
+    """
+
+    __slots__ = ()
 
     @wire_property
     def resource_name(self) -> CheckpointName:
@@ -95,23 +134,6 @@ class Checkpoint(WireObject):
     def checkpoint_id(self) -> str:
         """The short checkpoint id (a sampler snapshot carries its session suffix)."""
         return self.resource_name.checkpoint_id
-
-    @wire_property
-    def resumable(self) -> bool:
-        """True for training state rows, which resume can load."""
-        return self.checkpoint_type.resumable
-
-    @wire_property
-    def logical_name(self) -> str:
-        """The checkpoint id without a sampler session suffix (state rows have none)."""
-        if self.resumable:
-            return self.checkpoint_id
-        return logical_name(self.checkpoint_id)
-
-    @wire_property
-    def step(self) -> int | None:
-        """N for a ``step-N`` checkpoint, else None."""
-        return step_of(self.logical_name)
 
 
 class PeftDetails(WireObject):
@@ -355,7 +377,7 @@ class TrainerJob(WireObject):
     @wire_property
     def state(self) -> JobState:
         """``state``; unknown values are kept as a :class:`JobState` pseudo-member."""
-        text = _enum_text(self, "state")
+        text = wire_str(self, "state")
         return JobState.UNSPECIFIED if not text else JobState(text)
 
     @wire_property

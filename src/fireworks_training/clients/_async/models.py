@@ -1,4 +1,7 @@
-"""Models: read one by short id or full name (docs/protocol.md §1.3)."""
+"""Models: read one by short id or full name; whether a base model is a mixture of experts.
+
+docs/protocol.md §1.3 and §1.7.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from typing import Any
 
 from ...checkpoints.names import ModelName
 from ...checkpoints.types import Model
+from ...errors import APIStatusError
 from .._base_client import Request
+from .._profiles import model_details_unavailable, parse_moe
 from .accounts import AsyncAccounts
 
 __all__ = ["AsyncModels", "model_request", "parse_model"]
@@ -31,3 +36,16 @@ class AsyncModels(AsyncAccounts):
     async def get_model(self, model_id: str | ModelName) -> Model:
         """A model by short id (in this account) or full name."""
         return parse_model(await self._call(model_request(await self._model_name(model_id))))
+
+    async def model_is_moe(self, model: str | ModelName) -> bool:
+        """Whether a base model is a mixture of experts (its ``baseModelDetails.moe``).
+
+        A model the key cannot read raises :class:`ModelDetailsUnavailableError` (with the
+        ``status_code``); a model without that detail raises ``ValueError``.
+        """
+        name = await self._model_name(model)
+        try:
+            body = await self._call(model_request(name))
+        except APIStatusError as exc:
+            raise model_details_unavailable(exc) from exc
+        return parse_moe(body, str(name))

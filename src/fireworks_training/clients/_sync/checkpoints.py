@@ -26,6 +26,7 @@ from ...errors import (
     ProtocolError,
 )
 from .._base_client import Request
+from .._job_rules import job_request
 from .._promotion import (
     PromoteAttempts,
     Promotion,
@@ -37,7 +38,6 @@ from .._promotion import (
     plan_promotion,
     same_checkpoint,
 )
-from .jobs import job_request
 from .models import Models, model_request, parse_model
 from .operations import Operations
 
