@@ -28,10 +28,17 @@ if TYPE_CHECKING:
         validate_output_model_id,
     )
     from .checkpoints.ledger import LedgerWarning
-    from .checkpoints.types import JobState, TrainerJob
+    from .checkpoints.types import CheckpointRow, JobState, TrainerJob
     from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
+    from .clients._profiles import ModelDetailsUnavailableError, TrainingShapeProfile
     from .clients.fireworks import AsyncFireworksClient, FireworksClient
-    from .clients.jobs import AsyncTrainerJobManager, TrainerJobConfig, TrainerJobManager
+    from .clients.jobs import (
+        AsyncTrainerJobManager,
+        CreatedTrainerJob,
+        TrainerJobConfig,
+        TrainerJobManager,
+        TrainerServiceEndpoint,
+    )
     from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
     from .operations import AsyncOperation, Operation
     from .pagination import AsyncPager, Page, SyncPager
@@ -45,13 +52,16 @@ __all__ = [
     "Checkpoint",
     "CheckpointKind",
     "CheckpointName",
+    "CheckpointRow",
     "CheckpointType",
+    "CreatedTrainerJob",
     "FiretitanServiceClient",
     "FiretitanTrainingClient",
     "FireworksClient",
     "JobState",
     "LedgerWarning",
     "Model",
+    "ModelDetailsUnavailableError",
     "ModelName",
     "Operation",
     "Page",
@@ -65,7 +75,9 @@ __all__ = [
     "TrainerJobConfig",
     "TrainerJobManager",
     "TrainerJobName",
+    "TrainerServiceEndpoint",
     "TrainingCheckpoints",
+    "TrainingShapeProfile",
     "__version__",
     "is_promotable",
     "latest_promotable",
@@ -81,13 +93,16 @@ _SOURCES: dict[str, str] = {
     "Checkpoint": ".checkpoints",
     "CheckpointKind": ".checkpoints",
     "CheckpointName": ".checkpoints",
+    "CheckpointRow": ".checkpoints.types",
     "CheckpointType": ".checkpoints",
+    "CreatedTrainerJob": ".clients.jobs",
     "FiretitanServiceClient": ".clients.trainer",
     "FiretitanTrainingClient": ".clients.trainer",
     "FireworksClient": ".clients.fireworks",
     "JobState": ".checkpoints.types",
     "LedgerWarning": ".checkpoints.ledger",
     "Model": ".checkpoints",
+    "ModelDetailsUnavailableError": ".clients._profiles",
     "ModelName": ".checkpoints",
     "Operation": ".operations",
     "Page": ".pagination",
@@ -101,7 +116,9 @@ _SOURCES: dict[str, str] = {
     "TrainerJobConfig": ".clients.jobs",
     "TrainerJobManager": ".clients.jobs",
     "TrainerJobName": ".checkpoints",
+    "TrainerServiceEndpoint": ".clients.jobs",
     "TrainingCheckpoints": ".checkpoints.workflow",
+    "TrainingShapeProfile": ".clients._profiles",
     "is_promotable": ".checkpoints",
     "latest_promotable": ".checkpoints",
     "validate_output_model_id": ".checkpoints",
