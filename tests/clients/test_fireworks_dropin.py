@@ -3,6 +3,7 @@ dicts, training shapes, model details, and the checkpoints of sessions and SFT/D
 
 from __future__ import annotations
 
+import gc
 import json
 import ssl
 from typing import Any
@@ -432,3 +433,14 @@ async def test_bad_names_send_nothing(
     with pytest.raises(error):
         await call(getattr(client, method)(*args))
     assert router.calls.call_count == 0
+
+
+def test_a_dropped_sync_client_closes_its_pool(router: respx.MockRouter) -> None:
+    # Cookbook scripts make managers and never close them; no socket may be left open.
+    router.get(f"/v1/accounts/{ACCOUNT}/models/m").respond(json=model("m"))
+    client = FireworksClient(KEY, BASE, account_id=ACCOUNT)
+    client.get_model("m")
+    http = client._http
+    del client
+    gc.collect()
+    assert http.is_closed

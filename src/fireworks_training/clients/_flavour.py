@@ -10,6 +10,8 @@ twin builds on :class:`AccountView`. Both are written here by hand:
 - ``_get(path, timeout=30)``: the official client's private GET, which cookbook code calls
   (``mgr._get("/v1/...", timeout=30)``) and reads as an ``httpx.Response``. Compatibility,
   not API: new code calls the typed methods.
+- A sync client that is dropped without ``close()`` (cookbook scripts do that) closes its own
+  connection pool when it is garbage collected, as the official client does.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ class AccountView(SyncAPIClient):
     def account_id(self) -> str:
         """The account id: as given, else resolved once from the API key (a request then)."""
         return self.get_account_id()
+
+    def __del__(self) -> None:
+        # Only the pool this client made; a half-built client (its __init__ raised) has none.
+        if getattr(self, "_owns_http", False) and not self._http.is_closed:
+            self._http.close()
 
     def get_account_id(self) -> str:
         """The account id (the subclass resolves it)."""
