@@ -50,8 +50,9 @@ class AccountView(SyncAPIClient):
 
     def __del__(self) -> None:
         # Only the pool this client made; a half-built client (its __init__ raised) has none.
-        if getattr(self, "_owns_http", False) and not self._http.is_closed:
-            self._http.close()
+        http = getattr(self, "_http", None)
+        if getattr(self, "_owns_http", False) and http is not None and not http.is_closed:
+            http.close()
 
     def get_account_id(self) -> str:
         """The account id (the subclass resolves it)."""
