@@ -1,7 +1,7 @@
 """``list_checkpoints`` of many rows: ours (sync and async), a bare httpx loop, the official client.
 
 The bare loop fetches the same pages and decodes their JSON, nothing more: the floor any
-client pays. Ours also validates every row into a typed ``Checkpoint``.
+client pays. Ours also wraps every row as a ``Checkpoint`` (a dict with typed properties).
 """
 
 from __future__ import annotations

@@ -1,24 +1,22 @@
-"""The wire base model: the fast timestamp path agrees with the field-by-field one, and the
-mapping a model was read from survives copies and pickles."""
+"""Wire objects: real dicts with typed, cached properties; the fast timestamp path agrees
+with the field-by-field one."""
 
 from __future__ import annotations
 
 import copy
+import io
+import json
 import pickle
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fireworks_training._models import (
-    _RFC3339,
-    _from_fields,
-    _plain_utc,
-    parse_rfc3339,
-    validate_list,
-)
-from fireworks_training.checkpoints import Checkpoint, Model
+from fireworks_training._models import _RFC3339, _from_fields, _plain_utc, parse_rfc3339
+from fireworks_training.checkpoints import Checkpoint, CheckpointType, Model
+from fireworks_training.errors import ProtocolError
 
 PREFIX = "accounts/acme/rlorTrainerJobs/job-abc/checkpoints/"
 
@@ -57,44 +55,138 @@ def test_fast_path_agrees_with_the_fields(value: str) -> None:
     assert parsed.replace(tzinfo=None) == expected.replace(tzinfo=None)
 
 
-def _row() -> Checkpoint:
-    return Checkpoint.model_validate(
-        {
-            "name": PREFIX + "step-1-a1b2c3d4",
-            "createTime": "2026-01-01T10:00:00.5Z",
-            "checkpointType": "INFERENCE_BASE",
-            "promotable": True,
-            "sizeBytes": "1024",
-        }
-    )
+def _wire() -> dict[str, Any]:
+    return {
+        "name": PREFIX + "step-1-a1b2c3d4",
+        "createTime": "2026-01-01T10:00:00.5Z",
+        "checkpointType": "INFERENCE_BASE",
+        "promotable": True,
+        "sizeBytes": "1024",
+    }
 
 
-def test_copies_and_pickles_keep_the_wire_values() -> None:
-    row = _row()
-    for other in (
-        row.model_copy(),
-        copy.copy(row),
-        copy.deepcopy(row),
-        pickle.loads(pickle.dumps(row)),
-    ):
+def test_a_row_is_the_wire_dict() -> None:
+    wire = _wire()
+    row = Checkpoint(wire)
+    assert isinstance(row, dict)
+    assert row == wire
+    assert {**row} == wire
+    assert list(row) == list(wire)
+    assert dict(row.items()) == wire
+    assert list(row.values()) == list(wire.values())
+    assert json.loads(json.dumps([row])) == [wire]
+    out = io.StringIO()
+    json.dump([row], out)
+    assert json.loads(out.getvalue()) == [wire]
+    assert row is not wire
+    wire["promotable"] = False  # the row holds its own copy of the keys
+    assert row["promotable"] is True
+
+
+def test_copies_and_pickles_keep_the_wire_values_and_the_type() -> None:
+    row = Checkpoint(_wire())
+    assert row.create_time is not None  # fills the cache
+    for other in (row.copy(), copy.copy(row), copy.deepcopy(row), pickle.loads(pickle.dumps(row))):
+        assert type(other) is Checkpoint
         assert other == row
         assert other["createTime"] == "2026-01-01T10:00:00.5Z"
-        assert other["checkpointType"] == "INFERENCE_BASE"
-        assert other["sizeBytes"] == "1024"
+        assert other.create_time == row.create_time
+        assert other.checkpoint_type is CheckpointType.INFERENCE_BASE
 
 
-def test_to_wire_is_a_copy() -> None:
-    row = _row()
+def test_to_wire_is_a_plain_copy() -> None:
+    row = Checkpoint(_wire())
     wire = row.to_wire()
+    assert type(wire) is dict
     wire["name"] = "changed"
     assert row["name"] == PREFIX + "step-1-a1b2c3d4"
 
 
-def test_constructed_model_has_wire_keys_without_a_source_mapping() -> None:
-    model = Model.model_construct(name="accounts/acme/models/m", state="READY")
-    assert model["name"] == "accounts/acme/models/m"
-    assert model.get("state") == "READY"
-    assert "kind" not in model
+def test_keyword_construction_uses_wire_keys_and_values() -> None:
+    moment = datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    row = Checkpoint(name=PREFIX + "c", checkpoint_type=CheckpointType.TRAINING, create_time=moment)
+    assert row == {
+        "name": PREFIX + "c",
+        "checkpointType": "CHECKPOINT_TYPE_TRAINING",
+        "createTime": "2026-01-01T10:00:00.500000Z",
+    }
+    assert row.create_time == moment
+    assert Checkpoint(_wire()) == Checkpoint(**_wire())
+    assert "checkpoint_type" not in row
+
+
+def test_a_change_to_the_keys_is_seen_by_the_properties() -> None:
+    row = Checkpoint(_wire())
+    assert row.promotable
+    row["promotable"] = False
+    assert not row.promotable
+    row.update(checkpointType="CHECKPOINT_TYPE_TRAINING")
+    assert row.resumable
+    del row["checkpointType"]
+    assert row.checkpoint_type is CheckpointType.UNSPECIFIED
+    row |= {"createTime": "2026-01-02T00:00:00Z"}
+    assert row.create_time == datetime(2026, 1, 2, tzinfo=UTC)
+    row.pop("createTime")
+    assert row.create_time is None
+    row.setdefault("createTime", "2026-01-03T00:00:00Z")
+    assert row.create_time == datetime(2026, 1, 3, tzinfo=UTC)
+    row.clear()
+    with pytest.raises(ProtocolError, match="checkpoint row without a name: name must be a string"):
+        _ = row.name
+
+
+def test_typed_properties_cannot_be_assigned() -> None:
+    row = Checkpoint(_wire())
+    with pytest.raises(AttributeError, match="promotable is read from the wire keys"):
+        row.promotable = False  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        row.anything = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "prop", "message"),
+    [
+        ("createTime", "yesterday", "create_time", "createTime must be an RFC 3339 timestamp"),
+        ("createTime", 1700000000, "create_time", "createTime must be an RFC 3339 timestamp"),
+        ("promotable", "true", "promotable", "promotable must be a boolean"),
+        ("checkpointType", 3, "checkpoint_type", "checkpointType must be a string"),
+        ("name", "accounts/a/models/m", "checkpoint_id", "accounts/a/models/m"),
+        ("name", None, "name", "name must be a string"),
+    ],
+)
+def test_a_malformed_value_is_a_protocol_error_when_read(
+    key: str, value: Any, prop: str, message: str
+) -> None:
+    row = Checkpoint({**_wire(), key: value})  # wrapping checks nothing
+    assert row[key] == value
+    with pytest.raises(ProtocolError, match=message):
+        getattr(row, prop)
+    with pytest.raises(ProtocolError, match=message):
+        row.check()
+    with pytest.raises(ProtocolError, match=message):
+        Checkpoint.model_validate({**_wire(), key: value})
+
+
+def test_int64_strings_and_nested_objects() -> None:
+    model = Model({"name": "accounts/acme/models/m", "peftDetails": {"baseModel": "b", "r": "8"}})
+    assert model.peft_details is not None
+    assert model.peft_details.r == 8
+    assert model.peft_details["r"] == "8"
+    assert model["peftDetails"] == {"baseModel": "b", "r": "8"}
+    assert model.state == "STATE_UNSPECIFIED"
+    bad = Model({"name": "accounts/acme/models/m", "peftDetails": {"r": "eight"}})
+    assert bad.peft_details is not None
+    with pytest.raises(ProtocolError, match="peftDetails without a name: r must be an integer"):
+        _ = bad.peft_details.r
+
+
+def test_equality_is_the_dicts() -> None:
+    first, second = Checkpoint(_wire()), Checkpoint(_wire())
+    assert first.create_time is not None  # fills the cache of one twin only
+    assert first == second
+    assert first != Checkpoint({**_wire(), "promotable": False})
+    with pytest.raises(TypeError):
+        hash(first)  # like the dicts the official client returns
 
 
 @pytest.mark.parametrize(
@@ -135,33 +227,3 @@ def test_plain_utc_shapes() -> None:
     assert parse_rfc3339("2026-01-01T10:00:00.5Z").microsecond == 500000
     assert parse_rfc3339(" 2026-01-01T10:00:00.123456Z ").microsecond == 123456
     assert parse_rfc3339("2026-01-01T10:00:00.123456Z").tzinfo is UTC
-
-
-def test_nested_wire_objects_keep_their_values() -> None:
-    model = Model.model_validate(
-        {"name": "accounts/acme/models/m", "peftDetails": {"baseModel": "b", "r": "8"}}
-    )
-    assert model.peft_details is not None
-    assert model.peft_details.r == 8
-    assert model.peft_details["r"] == "8"
-    assert model["peftDetails"] == {"baseModel": "b", "r": "8"}
-
-
-def test_validate_json_and_validate_list_keep_the_wire_values() -> None:
-    text = '{"name": "accounts/acme/models/m", "createTime": "2026-01-01T10:00:00.50Z"}'
-    assert Model.model_validate_json(text)["createTime"] == "2026-01-01T10:00:00.50Z"
-    rows = validate_list(Checkpoint, [_row().to_wire(), {"name": PREFIX + "x", "extra": 1}])
-    assert [r["name"] for r in rows] == [PREFIX + "step-1-a1b2c3d4", PREFIX + "x"]
-    assert rows[0]["createTime"] == "2026-01-01T10:00:00.5Z"
-    assert rows[1]["extra"] == 1
-
-
-def test_equality_is_by_fields_not_by_what_was_cached() -> None:
-    first, second = _row(), _row()
-    first.to_wire()  # fills the wire cache of one twin only
-    assert first == second
-    assert hash(first) == hash(second)
-    assert len({first, second}) == 1
-    built = Checkpoint(**first.model_dump())  # no source mapping at all
-    assert built == first
-    assert first != first.model_copy(update={"promotable": False})

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
         validate_output_model_id,
     )
     from .checkpoints.ledger import LedgerWarning
-    from .checkpoints.types import JobState, TrainerJob
+    from .checkpoints.types import CheckpointRow, JobState, TrainerJob
     from .checkpoints.weight_sync import PeriodicWeightSync
     from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
+    from .clients._profiles import ModelDetailsUnavailableError, TrainingShapeProfile
     from .clients.deployment_sampler import DeploymentSampler, SampledCompletion
     from .clients.deployments import (
         DEFAULT_CHECKSUM_FORMAT,
@@ -41,7 +42,13 @@ if TYPE_CHECKING:
         DeploymentManager,
     )
     from .clients.fireworks import AsyncFireworksClient, FireworksClient
-    from .clients.jobs import AsyncTrainerJobManager, TrainerJobConfig, TrainerJobManager
+    from .clients.jobs import (
+        AsyncTrainerJobManager,
+        CreatedTrainerJob,
+        TrainerJobConfig,
+        TrainerJobManager,
+        TrainerServiceEndpoint,
+    )
     from .clients.sampling import FiretitanSamplingClient
     from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
     from .clients.weight_syncer import WeightSyncer
@@ -58,7 +65,9 @@ __all__ = [
     "Checkpoint",
     "CheckpointKind",
     "CheckpointName",
+    "CheckpointRow",
     "CheckpointType",
+    "CreatedTrainerJob",
     "DEFAULT_CHECKSUM_FORMAT",
     "DEFAULT_DELTA_COMPRESSION",
     "DeploymentConfig",
@@ -72,6 +81,7 @@ __all__ = [
     "JobState",
     "LedgerWarning",
     "Model",
+    "ModelDetailsUnavailableError",
     "ModelName",
     "Operation",
     "Page",
@@ -87,7 +97,9 @@ __all__ = [
     "TrainerJobConfig",
     "TrainerJobManager",
     "TrainerJobName",
+    "TrainerServiceEndpoint",
     "TrainingCheckpoints",
+    "TrainingShapeProfile",
     "WeightSyncer",
     "__version__",
     "is_promotable",
@@ -105,7 +117,9 @@ _SOURCES: dict[str, str] = {
     "Checkpoint": ".checkpoints",
     "CheckpointKind": ".checkpoints",
     "CheckpointName": ".checkpoints",
+    "CheckpointRow": ".checkpoints.types",
     "CheckpointType": ".checkpoints",
+    "CreatedTrainerJob": ".clients.jobs",
     "DEFAULT_CHECKSUM_FORMAT": ".clients.deployments",
     "DEFAULT_DELTA_COMPRESSION": ".clients.deployments",
     "DeploymentConfig": ".clients.deployments",
@@ -119,6 +133,7 @@ _SOURCES: dict[str, str] = {
     "JobState": ".checkpoints.types",
     "LedgerWarning": ".checkpoints.ledger",
     "Model": ".checkpoints",
+    "ModelDetailsUnavailableError": ".clients._profiles",
     "ModelName": ".checkpoints",
     "Operation": ".operations",
     "Page": ".pagination",
@@ -134,7 +149,9 @@ _SOURCES: dict[str, str] = {
     "TrainerJobConfig": ".clients.jobs",
     "TrainerJobManager": ".clients.jobs",
     "TrainerJobName": ".checkpoints",
+    "TrainerServiceEndpoint": ".clients.jobs",
     "TrainingCheckpoints": ".checkpoints.workflow",
+    "TrainingShapeProfile": ".clients._profiles",
     "WeightSyncer": ".clients.weight_syncer",
     "is_promotable": ".checkpoints",
     "latest_promotable": ".checkpoints",

@@ -1,24 +1,34 @@
-"""Base model for wire objects.
+"""Wire objects: real dicts holding the JSON as the server sent it, with typed views on top.
 
-camelCase on the wire, snake_case in Python, unknown fields kept (newer servers must not
-break older clients), read-only, and dict-style access by wire key so code written against
-dict-returning clients keeps working (``row["name"]``, ``row.get("promotable")``).
+A :class:`WireObject` *is* the decoded JSON object (``isinstance(row, dict)``, ``json.dumps``,
+``row["createTime"]``, ``{**row}``, ``row == wire_dict``), as the official client returns it.
+Typed properties (``row.create_time``, ``row.checkpoint_type``, ...) are read from the wire
+keys on first use and cached until the object is changed. Nothing is validated when an
+object is made, so wrapping a page of rows costs a dict copy per row; a malformed value
+raises :class:`~fireworks_training.errors.ProtocolError` when a property that needs it is read.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
-import typing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Generic, Never, Self, TypeVar, overload
 
-import pydantic_core
-from pydantic import BaseModel, ConfigDict, TypeAdapter
-from pydantic.alias_generators import to_camel
+from .errors import ProtocolError
 
-__all__ = ["WireModel", "parse_rfc3339", "validate_list"]
+__all__ = [
+    "WireObject",
+    "format_rfc3339",
+    "parse_rfc3339",
+    "wire_bool",
+    "wire_int",
+    "wire_property",
+    "wire_str",
+    "wire_time",
+]
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
@@ -78,145 +88,220 @@ def _from_fields(match: re.Match[str]) -> datetime:
     )
 
 
-_MISSING = object()
-_get = object.__getattribute__
-_set = object.__setattr__
-
-W = TypeVar("W", bound="WireModel")
-
-
-def _private(model: BaseModel) -> dict[str, Any]:
-    """The model's private slot, created on first use."""
-    private: dict[str, Any] | None = _get(model, "__pydantic_private__")
-    if private is None:
-        private = {}
-        _set(model, "__pydantic_private__", private)
-    return private
+def format_rfc3339(moment: datetime) -> str:
+    """An aware datetime as the service writes it: UTC, microseconds, ``Z``."""
+    if moment.tzinfo is None:
+        raise ValueError(f"a naive datetime has no place on the wire: {moment!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _keep_wire(model: WireModel, data: Mapping[str, Any], *, copy: bool = True) -> None:
-    """Remember the mapping ``model`` was read from, and so for its nested wire objects."""
-    raw = dict(data) if copy or not isinstance(data, dict) else data
-    _set(model, "__pydantic_private__", {"_raw": raw, "_wire": None})
-    for name, alias in type(model).__wire_nested__:
-        value = model.__dict__.get(name)
-        source = data.get(alias, data.get(name))
-        if isinstance(value, WireModel) and isinstance(source, Mapping):
-            _keep_wire(value, source)
-        elif isinstance(value, list) and isinstance(source, list):
-            for item, item_source in zip(value, source, strict=False):
-                if isinstance(item, WireModel) and isinstance(item_source, Mapping):
-                    _keep_wire(item, item_source)
+T = TypeVar("T")
 
 
-def _mentions_wire_model(annotation: Any) -> bool:
-    if isinstance(annotation, type) and issubclass(annotation, WireModel):
-        return True
-    return any(_mentions_wire_model(arg) for arg in typing.get_args(annotation))
+class _Missing:
+    """The type of :data:`_MISSING`: no cached value yet (``None`` is a value)."""
+
+
+_MISSING = _Missing()
+
+
+class wire_property(Generic[T]):  # noqa: N801 - used like ``property``
+    """A read-only property computed from an object's wire keys, once until it changes."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any] | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, obj: WireObject, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(self, obj: WireObject | None, owner: type[Any] | None = None) -> Self | T:
+        if obj is None:
+            return self
+        cache = obj._cache
+        value: T | _Missing = cache.get(self._name, _MISSING)
+        if value is _MISSING:
+            # Computed outside any except block: a ProtocolError it raises chains nothing.
+            value = cache[self._name] = self._compute(obj)
+        return value  # type: ignore[return-value]
+
+    def __set__(self, obj: WireObject, value: Never) -> None:
+        raise AttributeError(
+            f"{self._name} is read from the wire keys; change the key instead (row[key] = ...)"
+        )
+
+
+class WireObject(dict[str, Any]):
+    """A JSON object from the wire, unchanged, with typed properties.
+
+    ``WireObject(mapping)`` keeps the keys as given; keyword arguments are snake_case field
+    names (``Checkpoint(name=..., checkpoint_type=CheckpointType.TRAINING)``), stored under
+    their camelCase wire keys, enums as their values and datetimes as RFC 3339 strings.
+    """
+
+    __slots__ = ("_cache",)
+
+    _cache: dict[str, Any]
+    # What the object is, for error messages ("checkpoint row", "model", ...).
+    WHAT: ClassVar[str] = "object"
+
+    def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), /, **fields: Any):
+        super().__init__(data)
+        if fields:
+            super().update({_wire_key(k): _wire_value(v) for k, v in fields.items()})
+        self._cache = {}
+
+    def __reduce__(self) -> tuple[type[Self], tuple[dict[str, Any]]]:
+        # Copies and pickles are made again from the wire keys; the cache is not carried.
+        return (type(self), (dict(self),))
+
+    # Any change to the keys drops what was read from them.
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._cache.clear()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._cache.clear()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> Self:  # type: ignore[override,misc]
+        self._cache.clear()
+        return super().__ior__(other)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """``dict.update``."""
+        self._cache.clear()
+        super().update(*args, **kwargs)
+
+    def pop(self, *args: Any) -> Any:
+        """``dict.pop``."""
+        self._cache.clear()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Any]:
+        """``dict.popitem``."""
+        self._cache.clear()
+        return super().popitem()
+
+    def clear(self) -> None:
+        """``dict.clear``."""
+        self._cache.clear()
+        super().clear()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """``dict.setdefault``."""
+        self._cache.clear()
+        return super().setdefault(key, default)
+
+    def copy(self) -> Self:
+        """A shallow copy of the same type (``dict.copy`` would give a plain dict)."""
+        return type(self)(self)
+
+    def to_wire(self) -> dict[str, Any]:
+        """A plain ``dict`` copy of the wire keys (shallow)."""
+        return dict(self)
+
+    def check(self) -> Self:
+        """Read every typed property now; raises :class:`ProtocolError` on a malformed value."""
+        for name in _wire_properties(type(self)):
+            getattr(self, name)
+        return self
+
+    @classmethod
+    def model_validate(cls, obj: Mapping[str, Any]) -> Self:
+        """``cls(obj).check()``: the eager check of 0.1's pydantic rows, kept for its code."""
+        if not isinstance(obj, Mapping):
+            raise ProtocolError(f"a {cls.WHAT} must be a JSON object, got {type(obj).__name__}")
+        return cls(obj).check()
+
+    def describe(self) -> str:
+        """``"<what> <name>"`` for messages."""
+        name = super().get("name")
+        return f"{self.WHAT} {name!r}" if isinstance(name, str) else f"{self.WHAT} without a name"
+
+    def malformed(self, key: str, expected: str, value: Any) -> ProtocolError:
+        """The error for a wire value that is not what the protocol says."""
+        return ProtocolError(f"{self.describe()}: {key} must be {expected}, got {value!r:.80}")
 
 
 @functools.cache
-def _list_adapter(model_type: type[W]) -> TypeAdapter[list[W]]:
-    return TypeAdapter(list[model_type])  # type: ignore[valid-type]
+def _wire_properties(cls: type[WireObject]) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        for name, attr in vars(klass).items():
+            if isinstance(attr, wire_property):
+                names[name] = None
+    return tuple(names)
 
 
-def validate_list(model_type: type[W], items: Iterable[Any], *, copy: bool = True) -> list[W]:
-    """``[model_type.model_validate(item) for item in items]`` in one pass of pydantic-core.
-
-    ``copy=False`` keeps the given dicts themselves, for a caller that owns them (a freshly
-    decoded reply) and never changes them.
-    """
-    data = items if isinstance(items, list) else list(items)
-    models = _list_adapter(model_type).validate_python(data)
-    for model, item in zip(models, data, strict=True):
-        if isinstance(item, Mapping):
-            _keep_wire(model, item, copy=copy)
-    return models
+def _wire_key(name: str) -> str:
+    if "_" not in name.strip("_"):
+        return name
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-class WireModel(BaseModel):
-    """A read-only wire object with attribute and wire-key access."""
+def _wire_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return format_rfc3339(value)
+    return value
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="allow",
-        frozen=True,
-    )
 
-    # Fields that hold wire objects, as (name, wire key): their mappings are kept too.
-    __wire_nested__: ClassVar[tuple[tuple[str, str], ...]] = ()
+# Readers of one wire key, for wire_property bodies ----------------------------------------
 
-    # The mapping an object was read from (``_raw``) and the wire dict built from it
-    # (``_wire``) live in pydantic's private slot, so copies and pickles carry them.
-    # They are neither declared with PrivateAttr nor kept by a wrap validator (nor by an
-    # ``__init__`` override): each runs Python for every object pydantic-core builds, which
-    # more than doubled the cost of a page of rows. The validate entry points keep them.
 
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        cls.__wire_nested__ = tuple(
-            (name, field.alias or name)
-            for name, field in cls.model_fields.items()
-            if _mentions_wire_model(field.annotation)
-        )
+def wire_str(obj: WireObject, key: str, *, required: bool = False) -> str | None:
+    """The string at ``key``; None when absent (a :class:`ProtocolError` when ``required``)."""
+    value = obj.get(key)
+    if isinstance(value, str):
+        return value
+    if value is None and not required:
+        return None
+    raise obj.malformed(key, "a string", value)
 
-    @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
-        """Validate ``obj``; a mapping is remembered so its wire values come back as sent."""
-        model = super().model_validate(obj, **kwargs)
-        if isinstance(obj, Mapping):
-            _keep_wire(model, obj)
-        return model
 
-    @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
-        """Validate a JSON document; its object is remembered as with :meth:`model_validate`.
+def wire_bool(obj: WireObject, key: str, *, default: bool = False) -> bool:
+    """The boolean at ``key``; ``default`` when absent."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    raise obj.malformed(key, "a boolean", value)
 
-        The document is parsed once (in pydantic-core); the object it holds is validated.
-        """
-        return cls.model_validate(pydantic_core.from_json(json_data), **kwargs)
 
-    def __eq__(self, other: object) -> bool:
-        # Fields only: the kept mapping and the lazily built wire dict are caches, and a row
-        # must not stop equalling its twin because one of them was indexed.
-        if not isinstance(other, BaseModel):
-            return NotImplemented
-        return (
-            type(self) is type(other)
-            and self.__dict__ == other.__dict__
-            and self.__pydantic_extra__ == other.__pydantic_extra__
-        )
+def wire_int(obj: WireObject, key: str) -> int | None:
+    """The integer at ``key`` (JSON writes int64 as a decimal string); None when absent."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INT_RE.match(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise obj.malformed(key, "an integer", value)
 
-    def to_wire(self) -> dict[str, Any]:
-        """The object with wire keys; values the server sent are kept as sent."""
-        return dict(self._wire_dict())
 
-    def _wire_dict(self) -> dict[str, Any]:
-        private = _private(self)
-        wire: dict[str, Any] | None = private.get("_wire")
-        if wire is None:
-            wire = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-            for key, value in (private.get("_raw") or {}).items():
-                if key in wire:
-                    wire[key] = value
-            private["_wire"] = wire
-        return wire
+_INT_RE = re.compile(r"^-?[0-9]{1,19}\Z")
 
-    def __getitem__(self, key: str) -> Any:
-        return self._wire_dict()[key]
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """Dict-style lookup by wire key."""
+def wire_time(obj: WireObject, key: str) -> datetime | None:
+    """The RFC 3339 timestamp at ``key``, parsed; None when absent."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
         try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
-
-    def keys(self) -> Iterator[str]:
-        """The wire keys, for code that treated this object as a dict."""
-        return iter(self.to_wire())
+            return parse_rfc3339(value)
+        except ValueError:
+            pass
+    raise obj.malformed(key, "an RFC 3339 timestamp", value)

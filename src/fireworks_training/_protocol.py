@@ -30,6 +30,8 @@ PARSE_FAILURES: tuple[type[Exception], ...] = (
     AttributeError,
 )
 _PROBLEM_LIMIT = 300
+# What ``parsed`` turns into a ProtocolError naming the request (see as_protocol_error).
+_REWRAPPED: tuple[type[Exception], ...] = (*PARSE_FAILURES, ProtocolError)
 
 
 def _mask(text: str, secret: str) -> str:
@@ -70,7 +72,7 @@ def parsed(
     """
     try:
         return parse(data)
-    except PARSE_FAILURES as exc:
+    except _REWRAPPED as exc:
         error = as_protocol_error(
             exc, where=where, secret=secret, status_code=status_code, method=method, path=path
         )
@@ -91,8 +93,17 @@ def as_protocol_error(
     """The ``ProtocolError`` for ``exc`` raised while parsing server data, or None.
 
     None for a deliberate error, which goes to the caller as it is: a ``FireworksError``, or an
-    ``InvalidArgumentError`` other than a bad name (a name the server sent is its fault).
+    ``InvalidArgumentError`` other than a bad name (a name the server sent is its fault). A
+    ``ProtocolError`` of the data alone (a row's own check, which knows no request) is told
+    again naming the request.
     """
+    if isinstance(exc, ProtocolError) and not exc.method:
+        return ProtocolError(
+            f"{where}: reply does not match the protocol: {_mask(exc.message, secret)}",
+            status_code=status_code,
+            method=method,
+            path=path,
+        )
     deliberate = isinstance(exc, FireworksError) or (
         isinstance(exc, InvalidArgumentError) and not isinstance(exc, InvalidNameError)
     )

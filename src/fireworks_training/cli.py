@@ -125,13 +125,13 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _listed(client: Any, job_id: str) -> list[Any]:
-    """The job's rows; a row whose name is not a checkpoint name breaks the protocol."""
+    """The job's rows, every field checked (the command shows them all): a row off the
+    protocol (a name that is not a checkpoint name, a bad time) is a ``ProtocolError``."""
     from ._protocol import parsed
-    from .checkpoints import CheckpointName
 
     rows: list[Any] = client.list_checkpoints(job_id)
     for row in rows:
-        parsed(lambda r: CheckpointName.parse(r["name"]), row, where=f"checkpoints of {job_id}")
+        parsed(lambda r: r.check().resource_name, row, where=f"checkpoints of {job_id}")
     return rows
 
 

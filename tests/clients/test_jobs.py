@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,24 +16,27 @@ import respx
 from fireworks_training._constants import JOB_POLL_CAP_S
 from fireworks_training.clients import _base_client
 from fireworks_training.clients._job_rules import RESUME_GRACE_S
+from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 from fireworks_training.clients.jobs import (
     AsyncTrainerJobManager,
+    CreatedTrainerJob,
     TrainerJob,
     TrainerJobConfig,
     TrainerJobManager,
+    TrainerServiceEndpoint,
 )
 from fireworks_training.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
-    InternalServerError,
     InvalidArgumentError,
     InvalidNameError,
+    PermissionDeniedError,
     TrainerJobError,
     TrainerJobTimeoutError,
 )
 
-from .conftest import ACCOUNT, BASE, BASE_MODEL, JOB, KEY, call
+from .conftest import ACCOUNT, BASE, BASE_MODEL, JOB, KEY, call, row
 
 pytestmark = pytest.mark.anyio
 
@@ -104,80 +108,59 @@ def error(code: int, **headers: str) -> httpx.Response:
     return httpx.Response(code, json={"error": {"code": code, "message": "no"}}, headers=headers)
 
 
-# Config -----------------------------------------------------------------------------------
-
-
-def test_config_wire_is_camel_case_with_optional_fields_only_when_set() -> None:
-    full = TrainerJobConfig(
-        BASE_MODEL,
-        lora_rank=8,
-        learning_rate=1e-4,
-        max_context_length=4096,
-        display_name="my run",
-        node_count=2,
-    )
-    assert full.to_wire() == {
-        "serviceMode": True,
-        "trainingConfig": {
-            "baseModel": BASE_MODEL,
-            "loraRank": 8,
-            "learningRate": 1e-4,
-            "maxContextLength": 4096,
-        },
-        "displayName": "my run",
-        "nodeCount": 2,
-    }
-    assert TrainerJobConfig(BASE_MODEL).to_wire() == {
-        "serviceMode": True,
-        "trainingConfig": {"baseModel": BASE_MODEL, "loraRank": 0},
-    }
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"base_model": ""},
-        {"base_model": " padded"},
-        {"base_model": "two words"},
-        {"base_model": BASE_MODEL, "lora_rank": -1},
-        {"base_model": BASE_MODEL, "lora_rank": True},
-        {"base_model": BASE_MODEL, "learning_rate": 0},
-        {"base_model": BASE_MODEL, "learning_rate": float("inf")},
-        {"base_model": BASE_MODEL, "max_context_length": 0},
-        {"base_model": BASE_MODEL, "node_count": -2},
-        {"base_model": BASE_MODEL, "display_name": "tab\there"},
-    ],
-)
-def test_config_rejects_bad_values(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(InvalidArgumentError, match="invalid TrainerJobConfig"):
-        TrainerJobConfig(**kwargs)
-
-
 # Create -----------------------------------------------------------------------------------
+
+OFFICIAL_BODY = {
+    "serviceMode": True,
+    "keepAlive": False,
+    "dataset": "",
+    "trainingConfig": {"baseModel": BASE_MODEL, "loraRank": 16, "learningRate": 1e-5},
+    "useReservation": True,
+    "nodeCount": 1,
+}
 
 
 async def test_create_sends_the_id_as_query_and_the_config_as_body(
     manager: AnyManager, router: respx.MockRouter
 ) -> None:
     route = router.post(JOBS).mock(return_value=reply("JOB_STATE_PENDING"))
-    job = await call(manager.create(CONFIG, job_id=JOB))
-    assert isinstance(job, TrainerJob)
-    assert (job.job_id, job.state) == (JOB, "JOB_STATE_PENDING")
+    created = await call(manager.create(CONFIG, job_id=JOB))
+    assert created == CreatedTrainerJob(
+        job_name=f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}", job_id=JOB
+    )
     sent = route.calls.last.request
-    assert sent.url.params["rlorTrainerJobId"] == JOB
+    assert list(sent.url.params.multi_items()) == [
+        ("skipValidations", "true"),
+        ("rlorTrainerJobId", JOB),
+    ]
     assert sent.headers["X-Api-Key"] == KEY
-    assert json.loads(sent.content) == {
-        "serviceMode": True,
-        "trainingConfig": {"baseModel": BASE_MODEL, "loraRank": 16},
-    }
+    assert json.loads(sent.content) == OFFICIAL_BODY
 
 
-async def test_create_without_id_lets_the_server_pick(
+async def test_create_without_id_chooses_one_and_keeps_it_on_retries(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    # With the id chosen before sending, a resend cannot make a second job: 5xx is retried.
+    pending = reply("JOB_STATE_PENDING")
+    route = router.post(JOBS).mock(side_effect=[error(500), error(503), pending, pending])
+    config = TrainerJobConfig(BASE_MODEL, lora_rank=16)
+    await call(manager.create(config))
+    ids = {call_.request.url.params["rlorTrainerJobId"] for call_ in route.calls}
+    assert route.call_count == 3
+    assert len(ids) == 1
+    (chosen,) = ids
+    assert re.fullmatch(r"training-api-service-[0-9a-f]{8}", chosen)
+    assert config.requested_job_id is None  # the caller's config is left as it was
+    await call(manager.create(config))
+    assert route.calls.last.request.url.params["rlorTrainerJobId"] != chosen
+
+
+async def test_create_uses_the_requested_job_id(
     manager: AnyManager, router: respx.MockRouter
 ) -> None:
     route = router.post(JOBS).mock(return_value=reply("JOB_STATE_PENDING"))
-    await call(manager.create(CONFIG))
-    assert "rlorTrainerJobId" not in route.calls.last.request.url.params
+    await call(manager.create(TrainerJobConfig(BASE_MODEL, requested_job_id=JOB)))
+    assert route.calls.last.request.url.params["rlorTrainerJobId"] == JOB
 
 
 async def test_create_409_returns_the_existing_job(
@@ -185,8 +168,8 @@ async def test_create_409_returns_the_existing_job(
 ) -> None:
     router.post(JOBS).mock(return_value=error(409))
     get = router.get(JOB_PATH).mock(return_value=reply())
-    job = await call(manager.create(CONFIG, job_id=JOB))
-    assert job.state == "JOB_STATE_RUNNING"
+    created = await call(manager.create(CONFIG, job_id=JOB))
+    assert created.job_id == JOB
     assert get.call_count == 1
 
 
@@ -199,22 +182,39 @@ async def test_create_409_for_another_config_stays_a_conflict(
         await call(manager.create(TrainerJobConfig("accounts/x/models/other"), job_id=JOB))
 
 
+async def test_create_409_for_a_deleted_job_needs_a_new_id(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.post(JOBS).mock(return_value=error(409))
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_DELETED"))
+    with pytest.raises(TrainerJobError, match="create the job under a new id"):
+        await call(manager.create(CONFIG, job_id=JOB))
+
+
 async def test_create_with_id_recovers_a_lost_response(
     manager: AnyManager, router: respx.MockRouter
 ) -> None:
     route = router.post(JOBS).mock(side_effect=[httpx.RemoteProtocolError("dropped"), error(409)])
     router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_PENDING"))
-    assert (await call(manager.create(CONFIG, job_id=JOB))).state == "JOB_STATE_PENDING"
+    assert (await call(manager.create(CONFIG, job_id=JOB))).job_id == JOB
     assert route.call_count == 2
 
 
-async def test_create_without_id_resends_only_when_the_server_surely_did_not_act(
+async def test_create_checks_the_config_before_sending(
     manager: AnyManager, router: respx.MockRouter
 ) -> None:
-    route = router.post(JOBS).mock(side_effect=[error(429), error(500), reply()])
-    with pytest.raises(InternalServerError):
-        await call(manager.create(CONFIG))
-    assert route.call_count == 2
+    config = TrainerJobConfig(BASE_MODEL)
+    config.training_shape_ref = "accounts/fireworks/trainingShapes/ts-8b"
+    config.node_count = 2  # the shape's to choose
+    with pytest.raises(InvalidArgumentError, match="node_count is the training shape's"):
+        await call(manager.create(config))
+    config.node_count = None
+    config.lora_rank = -1
+    with pytest.raises(InvalidArgumentError, match="lora_rank: must be an integer >= 0"):
+        await call(manager.create(config))
+    with pytest.raises(InvalidArgumentError, match="only for trainers in the fireworks account"):
+        await call(manager.create(TrainerJobConfig(BASE_MODEL, disable_inactivity_cleanup=True)))
+    assert router.calls.call_count == 0
 
 
 # Get, delete, URLs ------------------------------------------------------------------------
@@ -226,6 +226,26 @@ async def test_get_and_delete_paths(manager: AnyManager, router: respx.MockRoute
     assert (await call(manager.get(JOB))).job_id == JOB
     assert await call(manager.delete(f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}")) is None
     assert (get.call_count, delete.call_count) == (2, 1)
+
+
+async def test_try_get_is_none_for_a_missing_job(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(side_effect=[error(404), reply()])
+    assert await call(manager.try_get(JOB)) is None
+    job = await call(manager.try_get(JOB))
+    assert isinstance(job, TrainerJob)
+    assert job["state"] == "JOB_STATE_RUNNING"
+
+
+async def test_delete_of_a_missing_job_is_done_other_failures_raise(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    # Different by design: the official delete only logs a failure; a job left running bills.
+    router.delete(JOB_PATH).mock(side_effect=[error(404), error(403)])
+    assert await call(manager.delete(JOB)) is None
+    with pytest.raises(PermissionDeniedError):
+        await call(manager.delete(JOB))
 
 
 async def test_trainer_url_resolves_the_account_once(
@@ -259,8 +279,10 @@ async def test_wait_for_ready_polls_until_running_and_healthy(
         side_effect=[reply("JOB_STATE_PENDING"), reply("JOB_STATE_PENDING"), reply(), reply()]
     )
     health = router.get(HEALTH).mock(side_effect=[error(503), httpx.Response(200, json={})])
-    job = await call(manager.wait_for_ready(JOB, timeout=60))
-    assert job.state == "JOB_STATE_RUNNING"
+    ready = await call(manager.wait_for_ready(JOB, timeout=60))
+    assert ready == TrainerServiceEndpoint(
+        job_name=f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}", job_id=JOB, base_url=BASE + TRAINER
+    )
     assert health.call_count == 2
     assert health.calls.last.request.headers["X-Api-Key"] == KEY
     assert clock.sleeps == [0.5, 0.75, 1.125]
@@ -322,9 +344,8 @@ async def test_create_and_wait(manager: AnyManager, router: respx.MockRouter) ->
     router.post(JOBS).mock(return_value=reply("JOB_STATE_PENDING"))
     router.get(JOB_PATH).mock(side_effect=[reply("JOB_STATE_PENDING"), reply()])
     router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
-    assert (await call(manager.create_and_wait(CONFIG, job_id=JOB, timeout=60))).state == (
-        "JOB_STATE_RUNNING"
-    )
+    ready = await call(manager.create_and_wait(CONFIG, job_id=JOB, timeout=60))
+    assert (ready.job_id, ready.base_url) == (JOB, BASE + TRAINER)
 
 
 async def test_resume_and_wait_posts_an_empty_body(
@@ -358,7 +379,7 @@ async def test_reconnect_resumes_resumable_states(
     router.get(JOB_PATH).mock(side_effect=[reply(state), reply("JOB_STATE_PENDING"), reply()])
     resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
     router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
-    assert (await call(manager.reconnect_and_wait(JOB, timeout=60))).state == "JOB_STATE_RUNNING"
+    assert (await call(manager.reconnect_and_wait(JOB, timeout=60))).job_id == JOB
     assert resume.call_count == 1
 
 
@@ -384,9 +405,7 @@ async def test_reconnect_of_a_running_job_only_waits_for_health(
     assert resume.call_count == 0
 
 
-@pytest.mark.parametrize(
-    "state", ["JOB_STATE_DELETING", "JOB_STATE_DELETED", "JOB_STATE_EARLY_STOPPED"]
-)
+@pytest.mark.parametrize("state", ["JOB_STATE_DELETED", "JOB_STATE_EARLY_STOPPED"])
 async def test_reconnect_refuses_tombstones(
     manager: AnyManager, router: respx.MockRouter, state: str
 ) -> None:
@@ -397,9 +416,39 @@ async def test_reconnect_refuses_tombstones(
     assert resume.call_count == 0
 
 
-async def call_resuming(manager: AnyManager, method: str, timeout: float) -> TrainerJob:
-    job: TrainerJob = await call(getattr(manager, method)(JOB, timeout=timeout))
-    return job
+async def test_reconnect_polls_deleting_until_the_job_settles(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    # The overview: reconnect handles transitional states (CREATING, DELETING) by polling.
+    states = ["JOB_STATE_DELETING", "JOB_STATE_DELETING", "JOB_STATE_FAILED", "JOB_STATE_RUNNING"]
+    router.get(JOB_PATH).mock(side_effect=[reply(state) for state in states])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    assert (await call(manager.reconnect_and_wait(JOB))).job_id == JOB
+    assert resume.call_count == 1
+
+
+async def test_reconnect_gives_up_on_a_state_that_does_not_settle(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_DELETING"))
+    with pytest.raises(TrainerJobError, match="stayed JOB_STATE_DELETING for 20 s") as info:
+        await call(manager.reconnect_and_wait(JOB, max_wait_for_resumable_s=20))
+    assert not isinstance(info.value, TimeoutError)
+    assert 20 <= sum(clock.sleeps) < 20 + 5
+
+
+async def test_wait_for_ready_refuses_deleting(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_DELETING"))
+    with pytest.raises(TrainerJobError, match="JOB_STATE_DELETING"):
+        await call(manager.wait_for_ready(JOB))
+
+
+async def call_resuming(manager: AnyManager, method: str, timeout: float) -> TrainerServiceEndpoint:
+    ready: TrainerServiceEndpoint = await call(getattr(manager, method)(JOB, timeout=timeout))
+    return ready
 
 
 # Before the wait's reads: reconnect_and_wait reads FAILED first, resume_and_wait does not.
@@ -416,8 +465,8 @@ async def test_failed_shown_right_after_resume_is_polled_until_pending(
     reads = router.get(JOB_PATH).mock(side_effect=[reply(state) for state in states])
     resume = router.post(f"{JOB_PATH}:resume").mock(return_value=reply("JOB_STATE_PENDING"))
     health = router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
-    job = await call_resuming(manager, method, timeout=60)
-    assert job.state == "JOB_STATE_RUNNING"
+    ready = await call_resuming(manager, method, timeout=60)
+    assert ready.job_id == JOB
     assert resume.call_count == 1
     assert resume.calls.last.request.content == b""
     assert reads.call_count == len(states)
@@ -482,8 +531,8 @@ async def test_reconnect_resumes_again_after_a_preemption_during_the_wait(
     healthy = httpx.Response(200, json={})
     answers = [httpx.Response(503), healthy] if seen == "JOB_STATE_RUNNING" else [healthy]
     health = router.get(HEALTH).mock(side_effect=answers)
-    job = await call(manager.reconnect_and_wait(JOB, timeout=60))
-    assert job.state == "JOB_STATE_RUNNING"
+    ready = await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert ready.job_id == JOB
     assert resume.call_count == 2
     assert health.call_count == len(answers)
 
@@ -530,6 +579,90 @@ async def test_reconnect_resends_resume_when_the_server_surely_did_not_act(
     router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
     await call(manager.reconnect_and_wait(JOB, timeout=60))
     assert resume.call_count == 2
+
+
+# The official surface ---------------------------------------------------------------------
+
+
+def test_constructor_takes_the_official_arguments_in_order(
+    router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = TrainerJobManager(KEY, BASE, {"X-Extra": "1"}, None, "https://gw.test")
+    assert manager.trainer_gateway_url == "https://gw.test"
+    monkeypatch.setenv("FIREWORKS_TRAINER_GATEWAY_URL", "https://env-gw.test/")
+    assert TrainerJobManager(KEY, BASE).trainer_gateway_url == "https://env-gw.test"
+    assert TrainerJobManager(
+        KEY, BASE, trainer_gateway_url="https://gw.test"
+    ).trainer_gateway_url == ("https://gw.test")
+    monkeypatch.delenv("FIREWORKS_TRAINER_GATEWAY_URL")
+    assert TrainerJobManager(KEY, BASE).trainer_gateway_url == BASE
+
+
+async def test_the_manager_is_a_control_plane_client_on_one_pool(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    assert isinstance(manager, FireworksClient | AsyncFireworksClient)
+    router.get(f"{JOB_PATH}/checkpoints").mock(
+        return_value=httpx.Response(200, json={"checkpoints": [row("step-1-a1b2c3d4")]})
+    )
+    rows = await call(manager.list_checkpoints(JOB))
+    assert [r.checkpoint_id for r in rows] == ["step-1-a1b2c3d4"]
+
+
+async def test_pending_has_its_own_budget_then_timeout_s_counts_from_placement(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    states = ["JOB_STATE_PENDING"] * 5 + ["JOB_STATE_RUNNING"] * 20
+    router.get(JOB_PATH).mock(side_effect=[reply(state) for state in states])
+    router.get(HEALTH).mock(return_value=httpx.Response(503))
+    with pytest.raises(TrainerJobTimeoutError, match="not ready after 12 s") as info:
+        await call(manager.wait_for_ready(JOB, poll_interval_s=2, timeout_s=12))
+    assert info.value.state == "JOB_STATE_RUNNING"
+    pending_time = sum(clock.sleeps[:5])
+    assert sum(clock.sleeps) == pytest.approx(pending_time + 12)
+
+
+async def test_pending_for_longer_than_its_budget(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    router.get(JOB_PATH).mock(return_value=reply("JOB_STATE_PENDING"))
+    with pytest.raises(TrainerJobTimeoutError, match="pending for capacity after 30 s"):
+        await call(manager.wait_for_ready(JOB, pending_timeout_s=30))
+    assert sum(clock.sleeps) == pytest.approx(30)
+    assert max(clock.sleeps) == 5.0  # the official default interval caps the cadence
+
+
+async def test_the_endpoint_names_the_job_and_its_context_length(
+    manager: AnyManager, router: respx.MockRouter
+) -> None:
+    config = {"baseModel": BASE_MODEL, "loraRank": 16, "maxContextLength": 8192}
+    router.get(JOB_PATH).mock(return_value=reply(trainingConfig=config))
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    name = f"accounts/{ACCOUNT}/rlorTrainerJobs/{JOB}"
+    ready = await call(manager.wait_for_ready(JOB, job_name=name))
+    assert (ready.job_name, ready.job_id, ready.max_context_length) == (name, JOB, 8192)
+    assert manager.boot_time_s is not None
+    existing = await call(manager.wait_for_existing(JOB))
+    assert existing == ready
+    with pytest.raises(InvalidArgumentError, match="does not name trainer job"):
+        await call(manager.wait_for_ready(JOB, job_name=f"accounts/{ACCOUNT}/rlorTrainerJobs/x"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"poll_interval_s": 0}, "poll_interval_s must be finite and > 0"),
+        ({"poll_interval_s": None}, "poll_interval_s must be a number"),
+        ({"timeout_s": -1}, "timeout_s must be finite and > 0"),
+        ({"pending_timeout_s": float("inf")}, "pending_timeout_s must be finite"),
+    ],
+)
+async def test_wait_budgets_are_checked(
+    manager: AnyManager, router: respx.MockRouter, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        await call(manager.wait_for_ready(JOB, **kwargs))
+    assert router.calls.call_count == 0
 
 
 # Bad input --------------------------------------------------------------------------------
@@ -586,7 +719,7 @@ def test_async_twin_has_the_same_methods_and_signatures() -> None:
     assert set(asynchronous) - {"aclose"} == set(sync)
     for name, method in sync.items():
         twin = asynchronous[name]
-        assert inspect.iscoroutinefunction(twin), name
+        assert inspect.iscoroutinefunction(twin) is (name != "iter_checkpoints"), name
         assert not inspect.iscoroutinefunction(method), name
         params, twin_params = (
             inspect.signature(method).parameters,

@@ -129,9 +129,12 @@ def test_a_reply_of_the_wrong_shape_is_one_line_or_a_traceback_with_v(
     assert code == 1
     if verbose:
         assert "Traceback (most recent call last)" in err
-        assert err.splitlines()[-1].startswith("error: 200 GET ")
+        assert err.splitlines()[-1].startswith("error: checkpoints of j: reply does not match")
     else:
-        assert one_line(err).startswith("error: 200 GET /v1/accounts/acme/rlorTrainerJobs/j/")
+        assert one_line(err).startswith(
+            "error: checkpoints of j: reply does not match the protocol"
+        )
+        assert "createTime" in err
     assert KEY not in err
 
 

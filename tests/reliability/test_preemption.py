@@ -174,11 +174,11 @@ def test_preempted_again_while_reconnecting(emulator: Emulator, figures: dict[st
         preempter = threading.Thread(target=hold.preempt_when_received, args=([],))
         preempter.start()
         try:
-            job = jobs.reconnect_and_wait("twice", timeout=60)
+            ready = jobs.reconnect_and_wait("twice", timeout=60)
         finally:
             preempter.join()
     assert hold.rule.injected == 1
-    assert job.state == "JOB_STATE_RUNNING"
+    assert ready.job_id == "twice"
     assert emu.job_state("twice") == "JOB_STATE_RUNNING"
     resumes = sum(r.route.endswith("/twice:resume") for r in emu.request_log)
     assert resumes == 2

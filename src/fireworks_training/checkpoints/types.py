@@ -1,20 +1,25 @@
-"""Typed wire objects: checkpoint rows, models, operations, trainer jobs, sampler results."""
+"""Typed wire objects: checkpoint rows, models, operations, trainer jobs, sampler results.
+
+Rows, models, operations and jobs are real dicts (the JSON the server sent, keys unchanged)
+with typed, cached properties; see ``_models.py``. ``row.name`` is the name string, as sent
+(``row["name"]``); ``row.resource_name`` is the parsed :class:`CheckpointName`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
-
-from .._models import WireModel, parse_rfc3339
+from .._models import WireObject, wire_bool, wire_int, wire_property, wire_str, wire_time
+from ..errors import InvalidNameError, ProtocolError
 from .kinds import CheckpointType, LenientStrEnum
 from .names import CheckpointName, ModelName, TrainerJobName, logical_name, step_of
 
 __all__ = [
     "Checkpoint",
+    "CheckpointRow",
     "JobState",
     "Model",
     "OperationStatus",
@@ -28,97 +33,255 @@ __all__ = [
 ]
 
 
-def _to_datetime(value: Any) -> Any:
-    return parse_rfc3339(value) if isinstance(value, str) else value
+def _name(obj: WireObject) -> str:
+    name = wire_str(obj, "name", required=True)
+    assert name is not None  # required
+    return name
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_to_datetime)]
+class CheckpointRow(WireObject):
+    """A checkpoint row of any parent: a trainer job, a training session, an SFT or DPO job.
 
+    Wire keys: ``name`` (``<parent>/checkpoints/<id>``), ``createTime``, ``updateTime``,
+    ``checkpointType``, ``promotable``, and whatever else the server sends.
+    """
 
-class Checkpoint(WireModel):
-    """One checkpoint row of a trainer job, as the control plane lists it."""
+    __slots__ = ()
+    WHAT = "checkpoint row"
 
-    name: str
-    create_time: Timestamp | None = None
-    update_time: Timestamp | None = None
-    checkpoint_type: CheckpointType = CheckpointType.UNSPECIFIED
-    promotable: bool = False
+    @wire_property
+    def name(self) -> str:
+        """The full name string, as sent (``row["name"]``)."""
+        return _name(self)
 
-    @property
-    def resource_name(self) -> CheckpointName:
-        """The parsed 4-segment name."""
-        return CheckpointName.parse(self.name)
+    @wire_property
+    def create_time(self) -> datetime | None:
+        """``createTime``, parsed (compare these, never the strings: precisions vary)."""
+        return wire_time(self, "createTime")
 
-    @property
-    def job_id(self) -> str:
-        """The trainer job id."""
-        return self.resource_name.job_id
+    @wire_property
+    def update_time(self) -> datetime | None:
+        """``updateTime``, parsed."""
+        return wire_time(self, "updateTime")
 
-    @property
-    def checkpoint_id(self) -> str:
-        """The short checkpoint id (a sampler snapshot carries its session suffix)."""
-        return self.resource_name.checkpoint_id
+    @wire_property
+    def checkpoint_type(self) -> CheckpointType:
+        """``checkpointType``; a value this library does not know is kept, not refused."""
+        text = wire_str(self, "checkpointType")
+        return CheckpointType.UNSPECIFIED if text is None else CheckpointType(text)
 
-    @property
+    @wire_property
+    def promotable(self) -> bool:
+        """``promotable``: true iff the server will promote this row."""
+        return wire_bool(self, "promotable")
+
+    @wire_property
     def resumable(self) -> bool:
         """True for training state rows, which resume can load."""
         return self.checkpoint_type.resumable
 
-    @property
+    @wire_property
+    def parent(self) -> str:
+        """The name of what the checkpoint belongs to (before ``/checkpoints/``)."""
+        return self._split()[0]
+
+    @wire_property
+    def checkpoint_id(self) -> str:
+        """The short checkpoint id (a sampler snapshot carries its session suffix)."""
+        return self._split()[1]
+
+    @wire_property
     def logical_name(self) -> str:
         """The checkpoint id without a sampler session suffix (state rows have none)."""
         if self.resumable:
             return self.checkpoint_id
         return logical_name(self.checkpoint_id)
 
-    @property
+    @wire_property
     def step(self) -> int | None:
         """N for a ``step-N`` checkpoint, else None."""
         return step_of(self.logical_name)
 
-
-class PeftDetails(WireModel):
-    """LoRA details of a promoted adapter model."""
-
-    base_model: str | None = None
-    r: int | None = None
-    target_modules: list[str] = Field(default_factory=list)
+    def _split(self) -> tuple[str, str]:
+        parent, sep, checkpoint = self.name.rpartition("/checkpoints/")
+        if not sep or not parent or not checkpoint or "/" in checkpoint:
+            raise self.malformed("name", "'<parent>/checkpoints/<id>'", self.name)
+        return parent, checkpoint
 
 
-class Model(WireModel):
-    """A Fireworks model, for example the result of a promotion."""
+class Checkpoint(CheckpointRow):
+    """One checkpoint row of a trainer job, as the control plane lists it (a dict).
 
-    name: str
-    state: str = "STATE_UNSPECIFIED"
-    kind: str | None = None
-    display_name: str | None = None
-    peft_details: PeftDetails | None = None
-    create_time: Timestamp | None = None
+    ``row.name`` is the 4-segment name string, as sent; ``row.resource_name`` parses it.
+    """
 
-    @property
+    __slots__ = ()
+
+    @wire_property
+    def resource_name(self) -> CheckpointName:
+        """The parsed 4-segment name."""
+        try:
+            return CheckpointName.parse(self.name)
+        except InvalidNameError as exc:
+            raise ProtocolError(f"{self.describe()}: {exc}") from None
+
+    @wire_property
+    def job_id(self) -> str:
+        """The trainer job id."""
+        return self.resource_name.job_id
+
+    @wire_property
+    def checkpoint_id(self) -> str:
+        """The short checkpoint id (a sampler snapshot carries its session suffix)."""
+        return self.resource_name.checkpoint_id
+
+
+class PeftDetails(WireObject):
+    """LoRA details of a promoted adapter model (``peftDetails``)."""
+
+    __slots__ = ()
+    WHAT = "peftDetails"
+
+    @wire_property
+    def base_model(self) -> str | None:
+        """``baseModel``."""
+        return wire_str(self, "baseModel")
+
+    @wire_property
+    def r(self) -> int | None:
+        """The LoRA rank."""
+        return wire_int(self, "r")
+
+    @wire_property
+    def target_modules(self) -> list[str]:
+        """``targetModules``."""
+        value = self.get("targetModules")
+        if value is None:
+            return []
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise self.malformed("targetModules", "a list of strings", value)
+
+
+class Model(WireObject):
+    """A Fireworks model, for example the result of a promotion (a dict).
+
+    Wire keys: ``name``, ``state`` (``UPLOADING``, ``READY``, ...), ``kind``,
+    ``peftDetails``, ``createTime``, and whatever else the server sends.
+    """
+
+    __slots__ = ()
+    WHAT = "model"
+
+    @wire_property
+    def name(self) -> str:
+        """``accounts/{account}/models/{model}``, as sent."""
+        return _name(self)
+
+    @wire_property
+    def state(self) -> str:
+        """``state``; ``"STATE_UNSPECIFIED"`` when absent."""
+        return wire_str(self, "state") or "STATE_UNSPECIFIED"
+
+    @wire_property
+    def kind(self) -> str | None:
+        """``kind`` (``HF_BASE_MODEL``, ``HF_PEFT_ADDON``, ...)."""
+        return wire_str(self, "kind")
+
+    @wire_property
+    def display_name(self) -> str | None:
+        """``displayName``."""
+        return wire_str(self, "displayName")
+
+    @wire_property
+    def peft_details(self) -> PeftDetails | None:
+        """``peftDetails`` of an adapter model."""
+        value = self.get("peftDetails")
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            return PeftDetails(value)
+        raise self.malformed("peftDetails", "an object", value)
+
+    @wire_property
+    def create_time(self) -> datetime | None:
+        """``createTime``, parsed."""
+        return wire_time(self, "createTime")
+
+    @wire_property
+    def resource_name(self) -> ModelName:
+        """The parsed model name."""
+        try:
+            return ModelName.parse(self.name)
+        except InvalidNameError as exc:
+            raise ProtocolError(f"{self.describe()}: {exc}") from None
+
+    @wire_property
     def model_id(self) -> str:
         """The short model id."""
-        return ModelName.parse(self.name).model_id
+        return self.resource_name.model_id
 
 
-class RpcStatus(WireModel):
-    """An error carried by a finished operation."""
+class RpcStatus(WireObject):
+    """An error carried by a finished operation (``{"code", "message", "details"}``)."""
 
-    code: int = 0
-    message: str = ""
-    details: list[dict[str, Any]] = Field(default_factory=list)
+    __slots__ = ()
+    WHAT = "operation error"
+
+    @wire_property
+    def code(self) -> int:
+        """The google.rpc code (0 when absent)."""
+        return wire_int(self, "code") or 0
+
+    @wire_property
+    def message(self) -> str:
+        """The server's message."""
+        return wire_str(self, "message") or ""
+
+    @wire_property
+    def details(self) -> list[dict[str, Any]]:
+        """``details`` entries."""
+        value = self.get("details")
+        if value is None:
+            return []
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return list(value)
+        raise self.malformed("details", "a list of objects", value)
 
 
-class OperationStatus(WireModel):
-    """A long-running operation as the server reports it."""
+class OperationStatus(WireObject):
+    """A long-running operation as the server reports it (a dict)."""
 
-    name: str
-    done: bool = False
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    error: RpcStatus | None = None
-    response: dict[str, Any] | None = None
+    __slots__ = ()
+    WHAT = "operation"
 
-    @property
+    @wire_property
+    def name(self) -> str:
+        """``accounts/{account}/operations/{id}``, as sent."""
+        return _name(self)
+
+    @wire_property
+    def done(self) -> bool:
+        """True once the operation finished, with ``error`` or ``response``."""
+        return wire_bool(self, "done")
+
+    @wire_property
+    def metadata(self) -> dict[str, Any]:
+        """``metadata`` (empty when absent)."""
+        return _object(self, "metadata") or {}
+
+    @wire_property
+    def error(self) -> RpcStatus | None:
+        """The failure of a finished operation."""
+        value = _object(self, "error")
+        return None if value is None else RpcStatus(value)
+
+    @wire_property
+    def response(self) -> dict[str, Any] | None:
+        """The result of a finished operation."""
+        return _object(self, "response")
+
+    @wire_property
     def status_message(self) -> str | None:
         """Progress text, wherever the server put it."""
         nested = self.metadata.get("value")
@@ -131,13 +294,41 @@ class OperationStatus(WireModel):
         return None
 
 
-class TrainingConfig(WireModel):
-    """The training configuration of a trainer job."""
+def _object(obj: WireObject, key: str) -> dict[str, Any] | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise obj.malformed(key, "an object", value)
 
-    base_model: str | None = None
-    lora_rank: int | None = None
-    learning_rate: float | None = None
-    max_context_length: int | None = None
+
+class TrainingConfig(WireObject):
+    """The ``trainingConfig`` of a trainer job."""
+
+    __slots__ = ()
+    WHAT = "trainingConfig"
+
+    @wire_property
+    def base_model(self) -> str | None:
+        """``baseModel``."""
+        return wire_str(self, "baseModel")
+
+    @wire_property
+    def lora_rank(self) -> int | None:
+        """``loraRank``."""
+        return wire_int(self, "loraRank")
+
+    @wire_property
+    def learning_rate(self) -> float | None:
+        """``learningRate``."""
+        value = self.get("learningRate")
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return None if value is None else float(value)
+        raise self.malformed("learningRate", "a number", value)
+
+    @wire_property
+    def max_context_length(self) -> int | None:
+        """``maxContextLength``."""
+        return wire_int(self, "maxContextLength")
 
 
 class JobState(LenientStrEnum):
@@ -172,20 +363,67 @@ _RESUMABLE_JOB_STATES = frozenset(
 _TOMBSTONE_JOB_STATES = frozenset({JobState.DELETING, JobState.DELETED, JobState.EARLY_STOPPED})
 
 
-class TrainerJob(WireModel):
-    """A trainer job (``rlorTrainerJobs``) on the control plane."""
+class TrainerJob(WireObject):
+    """A trainer job (``rlorTrainerJobs``) on the control plane (a dict)."""
 
-    name: str
-    state: JobState = JobState.UNSPECIFIED
-    status_message: str | None = None
-    display_name: str | None = None
-    training_config: TrainingConfig | None = None
-    create_time: Timestamp | None = None
+    __slots__ = ()
+    WHAT = "trainer job"
 
-    @property
+    @wire_property
+    def name(self) -> str:
+        """``accounts/{account}/rlorTrainerJobs/{job}``, as sent."""
+        return _name(self)
+
+    @wire_property
+    def state(self) -> JobState:
+        """``state``; unknown values are kept as a :class:`JobState` pseudo-member."""
+        text = wire_str(self, "state")
+        return JobState.UNSPECIFIED if not text else JobState(text)
+
+    @wire_property
+    def status_message(self) -> str | None:
+        """The server's detail on the state (``statusMessage``, else ``status.message``)."""
+        text = wire_str(self, "statusMessage")
+        if text:
+            return text
+        status = self.get("status")
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            return str(status["message"]) or None
+        return None
+
+    @wire_property
+    def display_name(self) -> str | None:
+        """``displayName``."""
+        return wire_str(self, "displayName")
+
+    @wire_property
+    def training_config(self) -> TrainingConfig | None:
+        """``trainingConfig``."""
+        value = _object(self, "trainingConfig")
+        return None if value is None else TrainingConfig(value)
+
+    @wire_property
+    def create_time(self) -> datetime | None:
+        """``createTime``, parsed."""
+        return wire_time(self, "createTime")
+
+    @wire_property
+    def update_time(self) -> datetime | None:
+        """``updateTime``, parsed."""
+        return wire_time(self, "updateTime")
+
+    @wire_property
+    def resource_name(self) -> TrainerJobName:
+        """The parsed job name."""
+        try:
+            return TrainerJobName.parse(self.name)
+        except InvalidNameError as exc:
+            raise ProtocolError(f"{self.describe()}: {exc}") from None
+
+    @wire_property
     def job_id(self) -> str:
         """The short trainer job id."""
-        return TrainerJobName.parse(self.name).job_id
+        return self.resource_name.job_id
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,23 @@
-"""Trainer jobs without I/O: the configuration, argument checks, and the rules of waiting.
+"""Trainer jobs without I/O: what the waits return, argument checks, and the rules of waiting.
 
 docs/protocol.md §1.5. Which state leads to what (check health, ``:resume``, poll again), the
-grace after a ``:resume``, and the deadline and cadence of one wait. The jobs resource
-(``_async/jobs.py``) sends the requests.
+grace after a ``:resume``, and the deadlines and cadence of one wait: PENDING (waiting for
+capacity) is bounded by ``pending_timeout_s``; every other state not yet ready by
+``timeout_s``, counted from the first state past PENDING; in ``reconnect_and_wait``, a
+transitional state (DELETING, CANCELLING, ...) by ``max_wait_for_resumable_s``. The jobs
+resource (``_async/jobs.py``) sends the requests.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import secrets
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from dataclasses import dataclass
 
 from .._backoff import Backoff
-from .._constants import JOB_POLL_CAP_S, JOB_POLL_FIRST_S, JOB_POLL_MULTIPLIER
+from .._constants import JOB_POLL_FIRST_S, JOB_POLL_MULTIPLIER
 from ..checkpoints.names import TrainerJobName
 from ..checkpoints.types import JobState, TrainerJob
 from ..errors import (
@@ -24,120 +26,96 @@ from ..errors import (
     TrainerJobError,
     TrainerJobTimeoutError,
 )
+from ._base_client import NotGiven, Request
+from ._job_config import TrainerJobConfig
 
 __all__ = [
+    "AUTO_JOB_ID_PREFIX",
+    "PENDING_TIMEOUT_S",
+    "POLL_INTERVAL_S",
+    "READY_TIMEOUT_S",
+    "RECONNECT_TIMEOUT_S",
     "RESTARTED_STATES",
+    "RESUMABLE_WAIT_S",
     "RESUME_GRACE_S",
+    "CreatedTrainerJob",
     "Resumption",
     "Step",
-    "TrainerJobConfig",
+    "TrainerServiceEndpoint",
+    "WaitLimits",
     "Waiter",
-    "check_config",
+    "check_job_name",
     "check_same_job",
     "check_timeout",
+    "endpoint",
+    "job_request",
+    "new_job_id",
     "next_step",
     "split_new_job",
+    "trainer_url",
+    "wait_limits",
 ]
+
+# The official client's defaults, so that a call without them waits as long there as here.
+POLL_INTERVAL_S = 5.0
+READY_TIMEOUT_S = 900.0
+RECONNECT_TIMEOUT_S = 600.0
+RESUMABLE_WAIT_S = 120.0
+PENDING_TIMEOUT_S = 172800.0
+AUTO_JOB_ID_PREFIX = "training-api-service"
 
 # Seen after a :resume, these show it took effect: a later FAILED is a new preemption.
 RESTARTED_STATES = frozenset({JobState.PENDING, JobState.RUNNING})
 # After a :resume, how long a read may still show the old resumable state (a slow control
 # plane) before that state is taken as the answer.
 RESUME_GRACE_S = 30.0
-_TEXT_MAX = 512
-
-PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 
 
-class TrainerJobConfig(BaseModel):
-    """What a new trainer job trains: base model, LoRA rank and the optional knobs.
+@dataclass
+class TrainerServiceEndpoint:
+    """A ready trainer: its job, and the URL its trainer API is served at (``base_url``)."""
 
-    Invalid values raise :class:`~fireworks_training.errors.InvalidArgumentError`.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    base_model: Annotated[str, Field(min_length=1, max_length=_TEXT_MAX)]
-    lora_rank: Annotated[int, Field(strict=True, ge=0)] = 0
-    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    max_context_length: PositiveInt | None = None
-    display_name: Annotated[str, Field(min_length=1, max_length=_TEXT_MAX)] | None = None
-    node_count: PositiveInt | None = None
-
-    def __init__(
-        self,
-        base_model: str,
-        *,
-        lora_rank: int = 0,
-        learning_rate: float | None = None,
-        max_context_length: int | None = None,
-        display_name: str | None = None,
-        node_count: int | None = None,
-    ) -> None:
-        try:
-            super().__init__(
-                base_model=base_model,
-                lora_rank=lora_rank,
-                learning_rate=learning_rate,
-                max_context_length=max_context_length,
-                display_name=display_name,
-                node_count=node_count,
-            )
-        except ValidationError as exc:
-            raise InvalidArgumentError(_describe(exc)) from None
-
-    @field_validator("base_model", "display_name", mode="before")
-    @classmethod
-    def _printable(cls, value: Any) -> Any:
-        if isinstance(value, str) and (value != value.strip() or not value.isprintable()):
-            raise ValueError("must be printable, without surrounding whitespace")
-        return value
-
-    @field_validator("base_model", mode="after")
-    @classmethod
-    def _no_spaces(cls, value: str) -> str:
-        if any(c.isspace() for c in value):
-            raise ValueError("must not contain whitespace")
-        return value
-
-    @field_validator("learning_rate", mode="before")
-    @classmethod
-    def _not_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool | str):
-            raise ValueError("must be a number")
-        return value
-
-    def to_wire(self) -> dict[str, Any]:
-        """The camelCase create body: ``serviceMode``, ``trainingConfig`` and the extras."""
-        config: dict[str, Any] = {"baseModel": self.base_model, "loraRank": self.lora_rank}
-        if self.learning_rate is not None:
-            config["learningRate"] = self.learning_rate
-        if self.max_context_length is not None:
-            config["maxContextLength"] = self.max_context_length
-        body: dict[str, Any] = {"serviceMode": True, "trainingConfig": config}
-        if self.display_name is not None:
-            body["displayName"] = self.display_name
-        if self.node_count is not None:
-            body["nodeCount"] = self.node_count
-        return body
+    job_name: str
+    job_id: str
+    base_url: str
+    max_context_length: int | None = None
 
 
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "config"
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{where}: {message} (got {error.get('input')!r:.80})")
-    return "invalid TrainerJobConfig: " + "; ".join(problems)
+@dataclass
+class CreatedTrainerJob:
+    """A trainer job just created (not ready yet): its full name and short id."""
+
+    job_name: str
+    job_id: str
 
 
-def check_config(config: object) -> TrainerJobConfig:
-    """``config`` when it is a :class:`TrainerJobConfig`."""
-    if not isinstance(config, TrainerJobConfig):
-        raise InvalidArgumentError(
-            f"config must be a TrainerJobConfig, got {type(config).__name__}"
-        )
-    return config
+def trainer_url(gateway: str, job: TrainerJobName) -> str:
+    """The trainer API base URL of a job on a gateway."""
+    return f"{gateway}/training/v1/rlorTrainerJobs/{job.account}/{job.job_id}"
+
+
+def endpoint(
+    job: TrainerJob, name: TrainerJobName, gateway: str, job_name: str | None
+) -> TrainerServiceEndpoint:
+    """The endpoint of a ready job (``max_context_length`` when the job states one)."""
+    config = job.training_config
+    length = config.max_context_length if config is not None else None
+    return TrainerServiceEndpoint(
+        job_name=job_name or str(name),
+        job_id=name.job_id,
+        base_url=trainer_url(gateway, name),
+        max_context_length=length if length is not None and length > 0 else None,
+    )
+
+
+def job_request(job: TrainerJobName) -> Request:
+    """``GET`` of a trainer job."""
+    return Request("GET", f"/v1/{job}")
+
+
+def new_job_id() -> str:
+    """An id for a job to create, chosen here so that a resent create cannot make two jobs."""
+    return f"{AUTO_JOB_ID_PREFIX}-{secrets.token_hex(4)}"
 
 
 def check_timeout(timeout: object, *, what: str = "timeout") -> float | None:
@@ -151,8 +129,50 @@ def check_timeout(timeout: object, *, what: str = "timeout") -> float | None:
     return float(timeout)
 
 
+@dataclass(frozen=True)
+class WaitLimits:
+    """The budgets of one wait, checked (None: no limit)."""
+
+    poll_interval_s: float
+    timeout_s: float | None
+    pending_timeout_s: float | None
+    resumable_wait_s: float | None = None
+
+
+def wait_limits(
+    poll_interval_s: object,
+    timeout_s: object,
+    pending_timeout_s: object,
+    timeout: object = NotGiven(),
+    resumable_wait_s: object = None,
+) -> WaitLimits:
+    """Checked budgets; ``timeout`` (0.1's one bound for the whole wait) sets both others."""
+    names = ("timeout_s", "pending_timeout_s")
+    if not isinstance(timeout, NotGiven):
+        timeout_s = pending_timeout_s = timeout
+        names = ("timeout", "timeout")
+    interval = check_timeout(poll_interval_s, what="poll_interval_s")
+    if interval is None:
+        raise InvalidArgumentError("poll_interval_s must be a number of seconds, got None")
+    return WaitLimits(
+        interval,
+        check_timeout(timeout_s, what=names[0]),
+        check_timeout(pending_timeout_s, what=names[1]),
+        check_timeout(resumable_wait_s, what="max_wait_for_resumable_s"),
+    )
+
+
+def check_job_name(job_name: object, job: TrainerJobName) -> str | None:
+    """``job_name`` when it names ``job`` (or None); it only labels the endpoint."""
+    if job_name is None:
+        return None
+    if not isinstance(job_name, str) or TrainerJobName.parse_ref(job_name)[1] != job.job_id:
+        raise InvalidArgumentError(f"job_name {job_name!r} does not name trainer job {job}")
+    return job_name
+
+
 def split_new_job(job_id: object) -> tuple[str | None, str | None]:
-    """(account or None, job id or None) of a job to create; None lets the server pick."""
+    """(account or None, job id or None) of a job to create; None: an id is chosen here."""
     if job_id is None:
         return None, None
     if not isinstance(job_id, str | TrainerJobName):
@@ -164,7 +184,17 @@ def split_new_job(job_id: object) -> tuple[str | None, str | None]:
 
 
 def check_same_job(job: TrainerJob, config: TrainerJobConfig, conflict: ConflictError) -> None:
-    """After a 409 on create: the existing job must train what was asked, else the conflict."""
+    """After a 409 on create: the existing job must train what was asked, else the conflict.
+
+    A deleted job keeps its id (its rows stay for promotion): a new job needs a new id.
+    """
+    if job.state in (JobState.DELETED, JobState.DELETING):
+        raise TrainerJobError(
+            f"trainer job {job.name} is {job.state}: its id cannot be used again; "
+            "create the job under a new id",
+            job=job.name,
+            state=job.state,
+        )
     existing = job.training_config
     if existing is None:
         return
@@ -182,23 +212,29 @@ class Step(enum.Enum):
     POLL = "poll"
 
 
-def next_step(job: TrainerJob, *, may_resume: bool, resuming: bool = False) -> Step:
+def next_step(
+    job: TrainerJob, *, may_resume: bool, resuming: bool = False, reconnect: bool = False
+) -> Step:
     """RUNNING: check health; resumable: resume (when allowed); transitional: poll again.
 
-    A resumable state is polled too while a ``:resume`` may not show yet (``resuming``).
-    Tombstones, and other resumable states when resuming is not allowed, raise
+    A resumable state is polled too while a ``:resume`` may not show yet (``resuming``), and
+    DELETING while reconnecting (the control plane may still be handling the preemption).
+    Other tombstones, and resumable states when resuming is not allowed, raise
     :class:`TrainerJobError`.
     """
-    if job.state == JobState.RUNNING:
+    state = job.state
+    if state == JobState.RUNNING:
         return Step.CHECK_HEALTH
-    if job.state.resumable and may_resume:
+    if state.resumable and may_resume:
         return Step.RESUME
-    if job.state.resumable and resuming:
+    if state.resumable and resuming:
         return Step.POLL
-    if job.state.resumable or job.state.tombstone:
+    if state == JobState.DELETING and reconnect:
+        return Step.POLL
+    if state.resumable or state.tombstone:
         detail = f": {job.status_message}" if job.status_message else ""
         raise TrainerJobError(
-            f"trainer job {job.name} is {job.state}{detail}", job=job.name, state=job.state
+            f"trainer job {job.name} is {state}{detail}", job=job.name, state=state
         )
     return Step.POLL
 
@@ -239,28 +275,60 @@ class Resumption:
             self._may_resume = self._reconnect
             self._grace_ends = -math.inf
         resuming = self._clock() < self._grace_ends
-        return next_step(job, may_resume=self._may_resume, resuming=resuming)
+        return next_step(
+            job, may_resume=self._may_resume, resuming=resuming, reconnect=self._reconnect
+        )
 
 
 class Waiter:
-    """The deadline and polling cadence of one wait (first poll soon, then x1.5 up to 10 s)."""
+    """The deadlines and polling cadence of one wait (first poll soon, then up to the interval)."""
 
-    _CADENCE = Backoff(JOB_POLL_FIRST_S, JOB_POLL_MULTIPLIER, JOB_POLL_CAP_S)
-
-    def __init__(self, job: TrainerJobName, timeout: float | None, clock: Callable[[], float]):
+    def __init__(self, job: TrainerJobName, limits: WaitLimits, clock: Callable[[], float]):
         self._job = job
-        self._timeout = timeout
+        self._limits = limits
         self._clock = clock
-        self._deadline = math.inf if timeout is None else clock() + timeout
-        self._delays: Iterator[float] = self._CADENCE.delays()
+        self._start = clock()
+        self._ready_by = math.inf  # set once the job is first seen past PENDING
+        self._stuck_since: float | None = None
+        cap = limits.poll_interval_s
+        cadence = Backoff(min(JOB_POLL_FIRST_S, cap), JOB_POLL_MULTIPLIER, cap)
+        self._delays: Iterator[float] = cadence.delays()
 
-    def delay(self, state: str) -> float:
-        """Seconds to sleep before the next poll; raises when the deadline has passed."""
-        remaining = self._deadline - self._clock()
-        if remaining <= 0:
+    def delay(self, job: TrainerJob, *, transitional: bool = False) -> float:
+        """Seconds to sleep before the next poll; raises when the state's deadline passed.
+
+        ``transitional``: the job is in a state reconnecting waits out (not PENDING,
+        RUNNING or resumable), bounded by ``max_wait_for_resumable_s`` from when it was
+        first seen in one.
+        """
+        now = self._clock()
+        limits = self._limits
+        if job.state == JobState.PENDING:
+            deadline = self._after(self._start, limits.pending_timeout_s)
+            what, limit = "pending for capacity", limits.pending_timeout_s
+        else:
+            if self._ready_by == math.inf:
+                self._ready_by = self._after(now, limits.timeout_s)
+            deadline, what, limit = self._ready_by, "not ready", limits.timeout_s
+        if transitional and limits.resumable_wait_s is not None:
+            self._stuck_since = now if self._stuck_since is None else self._stuck_since
+            if now - self._stuck_since >= limits.resumable_wait_s:
+                raise TrainerJobError(
+                    f"trainer job {self._job} stayed {job.state} for "
+                    f"{limits.resumable_wait_s:g} s without reaching a resumable state",
+                    job=str(self._job),
+                    state=job.state,
+                )
+        else:
+            self._stuck_since = None
+        if now >= deadline:
             raise TrainerJobTimeoutError(
-                f"trainer job {self._job} not ready after {self._timeout:g} s (state {state})",
+                f"trainer job {self._job} {what} after {limit:g} s (state {job.state})",
                 job=str(self._job),
-                state=state,
+                state=job.state,
             )
-        return min(next(self._delays), remaining)
+        return min(next(self._delays), deadline - now)
+
+    @staticmethod
+    def _after(start: float, seconds: float | None) -> float:
+        return math.inf if seconds is None else start + seconds

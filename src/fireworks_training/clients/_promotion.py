@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._retry import is_retryable, surely_not_acted
 from ..checkpoints.names import (
@@ -224,7 +224,7 @@ def same_checkpoint(model: Model, promotion: Promotion) -> bool:
     source = model.get("sourceCheckpoint")
     if isinstance(source, str):
         return source == wanted
-    return _mentions(model.to_wire(), wanted)
+    return _mentions(dict(model), wanted)
 
 
 def _mentions(value: Any, text: str) -> bool:
@@ -241,11 +241,20 @@ def parse_promote_reply(body: Mapping[str, Any]) -> Model | OperationStatus:
     """A ``:promote`` reply: ``{"model": ...}`` (synchronous) or ``{"operation": ...}``."""
     operation = body.get("operation")
     if isinstance(operation, Mapping):
-        return OperationStatus.model_validate(operation)
+        return _named(OperationStatus(operation))
     model = body.get("model")
     if isinstance(model, Mapping):
-        return Model.model_validate(model)
+        return _named(Model(model))
     raise ProtocolError(f"unexpected :promote reply with keys {sorted(body)}")
+
+
+N = TypeVar("N", Model, OperationStatus)
+
+
+def _named(obj: N) -> N:
+    """``obj`` once its ``name`` is read: a reply without one is a :class:`ProtocolError`."""
+    _ = obj.name
+    return obj
 
 
 def model_from_response(response: dict[str, Any]) -> Model:
@@ -253,17 +262,17 @@ def model_from_response(response: dict[str, Any]) -> Model:
     inner = response.get("model")
     if "name" not in response and isinstance(inner, Mapping):
         response = {k: v for k, v in inner.items() if k != "@type"}
-    return Model.model_validate(response)
+    return _named(Model(response))
 
 
 def model_status(model: Model) -> OperationStatus:
     """A model seen as an operation: done once READY (a recovered promotion may still copy)."""
-    return OperationStatus(name=model.name, done=model.state == "READY", response=model.to_wire())
+    return OperationStatus(name=model.name, done=model.state == "READY", response=dict(model))
 
 
 def parse_base_model(body: Mapping[str, Any]) -> str:
     """The trainer job's ``trainingConfig.baseModel``; a clear error when it has none."""
-    job = TrainerJob.model_validate(body)
+    job = TrainerJob(body)
     base = job.training_config.base_model if job.training_config else None
     if not base:
         raise InvalidArgumentError(

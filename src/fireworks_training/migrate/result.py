@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Change", "MigrationResult", "UnsafeCall"]
+__all__ = ["Change", "ImportChange", "KeptImport", "MigrationResult", "UnsafeCall"]
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,39 @@ class UnsafeCall:
 
 
 @dataclass(frozen=True)
+class ImportChange:
+    """An import from the official SDK now importing ``names`` from ``fireworks_training``.
+
+    ``targets`` are our modules, one per name, in order.
+    """
+
+    line: int
+    module: str
+    names: tuple[str, ...]
+    targets: tuple[str, ...]
+    new_line: int = 0
+
+
+@dataclass(frozen=True)
+class KeptImport:
+    """Official names left as they are (not provided here, or not visible in the statement)."""
+
+    line: int
+    module: str
+    names: tuple[str, ...]
+    reason: str
+    new_line: int = 0
+
+
+@dataclass(frozen=True)
 class MigrationResult:
-    """The migrated source and what happened to every legacy call in it."""
+    """The migrated source and what happened to every legacy call and official import in it."""
 
     code: str
     changes: list[Change] = field(default_factory=list)
     unsafe: list[UnsafeCall] = field(default_factory=list)
+    imports: list[ImportChange] = field(default_factory=list)
+    kept_imports: list[KeptImport] = field(default_factory=list)
 
     @property
     def legacy_calls(self) -> int:

@@ -1,8 +1,10 @@
 """``fireworks-training migrate [--check] [--diff] PATH...``: files, modes, report, exit code.
 
-Exit codes: 0 when no legacy call is left in the files on disk, 1 when some are (``--check``
-and ``--diff`` change nothing, so every legacy call counts; a write counts the calls it
-could not rewrite), 2 on a usage error or a file that cannot be read or parsed.
+Exit codes: 0 when no legacy call or rewritable official import is left in the files on
+disk, 1 when some are (``--check`` and ``--diff`` change nothing, so every one counts; a
+write counts the calls it could not rewrite), 2 on a usage error or a file that cannot be
+read or parsed. Official names this package does not provide are reported and left as they
+are; they do not count.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="change nothing; exit 1 if any legacy promote call is found (for CI)",
+        help="change nothing; exit 1 if any legacy promote call or official import is found",
     )
     parser.add_argument(
         "--diff", action="store_true", help="print a unified diff instead of writing files"
@@ -57,6 +59,8 @@ class _Tally:
     files: int = 0
     changed_files: int = 0
     rewritten: int = 0
+    imports: int = 0
+    kept: int = 0
     left: int = 0
     errors: int = 0
 
@@ -140,7 +144,10 @@ def _process(path: Path, *, check: bool, diff: bool, out: TextIO, tally: _Tally)
             return
     _report(path, result, dry_run=check or diff, out=out)
     tally.rewritten += len(result.changes)
-    tally.left += len(result.unsafe) + (len(result.changes) if check or diff else 0)
+    tally.imports += len(result.imports)
+    tally.kept += sum(len(kept.names) or 1 for kept in result.kept_imports)
+    found = len(result.changes) + len(result.imports)
+    tally.left += len(result.unsafe) + (found if check or diff else 0)
     tally.changed_files += changed
 
 
@@ -176,16 +183,37 @@ def _report(path: Path, result: MigrationResult, *, dry_run: bool, out: TextIO) 
     for call in result.unsafe:
         line = call.line if dry_run else call.new_line
         print(f"{path}:{line}: {call.method}: legacy call not rewritten: {call.reason}", file=out)
+    for moved in result.imports:
+        line = moved.line if dry_run else moved.new_line
+        verb = "official import, rewritable" if dry_run else "rewritten"
+        names = ", ".join(f"{n} -> {t}" for n, t in zip(moved.names, moved.targets, strict=True))
+        print(f"{path}:{line}: import {moved.module}: {verb}: {names}", file=out)
+    for kept in result.kept_imports:
+        line = kept.line if dry_run else kept.new_line
+        names = f"{', '.join(kept.names)}: " if kept.names else ""
+        print(f"{path}:{line}: import {kept.module}: kept: {names}{kept.reason}", file=out)
 
 
 def _summarise(tally: _Tally, *, dry_run: bool, out: TextIO) -> None:
     files = _plural(tally.files, "file")
     if dry_run:
-        print(f"{_plural(tally.left, 'legacy call')} in {files}", file=out)
+        found = _plural(tally.left - tally.imports, "legacy call")
+        if tally.imports:
+            found += f" and {_plural(tally.imports, 'official import')}"
+        print(f"{found} in {files}", file=out)
     else:
+        done = _plural(tally.rewritten, "call")
+        if tally.imports:
+            done += f" and {_plural(tally.imports, 'import')}"
         print(
-            f"rewrote {_plural(tally.rewritten, 'call')} in {tally.changed_files} of {files}; "
+            f"rewrote {done} in {tally.changed_files} of {files}; "
             f"{tally.left} left to migrate by hand",
+            file=out,
+        )
+    if tally.kept:
+        print(
+            f"{_plural(tally.kept, 'official name')} kept on the official SDK "
+            "(fireworks_training does not provide them)",
             file=out,
         )
     if tally.errors:

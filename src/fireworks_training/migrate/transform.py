@@ -13,11 +13,13 @@ from dataclasses import replace
 from typing import cast
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .calls import LegacyCall, Refusal, classify
+from .imports import official_module, plan_import
 from .layout import TODO_HOT_LOAD, comment_lines
-from .result import Change, MigrationResult, UnsafeCall
+from .result import Change, ImportChange, KeptImport, MigrationResult, UnsafeCall
 from .rewrite import Context, rewrite
 
 __all__ = ["IGNORE_MARKER", "migrate_module", "migrate_source"]
@@ -32,9 +34,11 @@ _HOT_LOAD_NOTE = "hot_load_deployment_id kept, with a TODO: it is deprecated too
 
 
 def migrate_source(code: str) -> MigrationResult:
-    """Rewrite every legacy promote call in ``code``; raises ``libcst.ParserSyntaxError``."""
-    module, result = migrate_module(cst.parse_module(code))
-    return MigrationResult(module.code, result.changes, result.unsafe)
+    """Rewrite every legacy promote call and official import in ``code``.
+
+    Raises ``libcst.ParserSyntaxError`` when ``code`` does not parse.
+    """
+    return migrate_module(cst.parse_module(code))[1]
 
 
 def migrate_module(module: cst.Module) -> tuple[cst.Module, MigrationResult]:
@@ -51,9 +55,15 @@ def migrate_module(module: cst.Module) -> tuple[cst.Module, MigrationResult]:
         where = positions.get(node)
         return old if where is None else where.start.line
 
+    def moved(node: cst.CSTNode, old: int) -> int:
+        where = positions.get(node)
+        return old if where is None else where.start.line
+
     changes = [replace(c, new_line=new_line(node, c.line)) for node, c in rewriter.changes]
     unsafe = [replace(u, new_line=new_line(node, u.line)) for node, u in rewriter.unsafe]
-    return new_module, MigrationResult(new_module.code, changes, unsafe)
+    imports = [replace(i, new_line=moved(node, i.line)) for node, i in rewriter.imports]
+    kept = [replace(k, new_line=moved(node, k.line)) for node, k in rewriter.kept_imports]
+    return new_module, MigrationResult(new_module.code, changes, unsafe, imports, kept)
 
 
 class _IgnoredLines(cst.CSTVisitor):
@@ -82,6 +92,8 @@ class PromoteCallRewriter(cst.CSTTransformer):
         self._handed_to_asyncio: set[int] = set()
         self._async_functions: list[bool] = []
         self._statement_comments: list[list[str]] = []
+        self.imports: list[tuple[cst.CSTNode, ImportChange]] = []
+        self.kept_imports: list[tuple[cst.CSTNode, KeptImport]] = []
 
     # Context: statements (for TODO lines), async functions, awaits -----------------------
 
@@ -99,8 +111,15 @@ class PromoteCallRewriter(cst.CSTTransformer):
         comments = self._statement_comments.pop()
         if comments and isinstance(left, cst.SimpleStatementLine | cst.BaseCompoundStatement):
             lines = [cst.EmptyLine(comment=cst.Comment(text)) for text in comments]
-            marked = left.with_changes(leading_lines=[*left.leading_lines, *lines])
-            return cast(cst.CSTNodeT, marked)
+            left = cast(
+                cst.CSTNodeT, left.with_changes(leading_lines=[*left.leading_lines, *lines])
+            )
+        if isinstance(original_node, cst.SimpleStatementLine) and isinstance(
+            left, cst.SimpleStatementLine
+        ):
+            return cast(
+                cst.FlattenSentinel[cst.CSTNodeT], self._rewrite_imports(original_node, left)
+            )
         return left
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:  # noqa: N802
@@ -122,6 +141,81 @@ class PromoteCallRewriter(cst.CSTTransformer):
         called = func.value if isinstance(func, cst.Name) else called
         if called in _COROUTINE_TAKERS:
             self._handed_to_asyncio.update(id(arg.value) for arg in node.args)
+
+    # Imports from the official SDK ---------------------------------------------------------
+
+    def leave_Import(  # noqa: N802
+        self, original_node: cst.Import, updated_node: cst.Import
+    ) -> cst.Import:
+        for alias in updated_node.names:
+            dotted = get_full_name_for_node(alias.name)
+            if official_module(dotted) is not None:
+                line = self.get_metadata(PositionProvider, original_node).start.line
+                reason = (
+                    "a module import: its attribute uses are not rewritten; "
+                    "import the names with `from fireworks_training import ...`"
+                )
+                kept = KeptImport(line, dotted or "", (), reason)
+                self.kept_imports.append((updated_node, kept))
+        return updated_node
+
+    def _rewrite_imports(
+        self, original: cst.SimpleStatementLine, line: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
+        """The line with its official ``from`` imports rewritten (split when mixed)."""
+        where = self.get_metadata(PositionProvider, original).start.line
+        if where in self._ignored_lines:
+            return line
+        body: list[cst.BaseSmallStatement] = []
+        changed = False
+        for statement in line.body:
+            plan = plan_import(statement) if isinstance(statement, cst.ImportFrom) else None
+            if plan is None:
+                self._report_star(statement, where)
+                body.append(statement)
+                continue
+            assert isinstance(statement, cst.ImportFrom)  # a plan is only made for one
+            self._report_import(statement, plan.statements, plan.moved, plan.kept, where)
+            changed = changed or bool(plan.moved)
+            body.extend(plan.statements)
+        if not changed:
+            return line
+        if len(line.body) == 1 and len(body) > 1:
+            first = line.with_changes(body=[body[0]])
+            rest = [cst.SimpleStatementLine(body=[statement]) for statement in body[1:]]
+            return cst.FlattenSentinel([first, *rest])
+        separator = cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))
+        joined = [s.with_changes(semicolon=separator) for s in body[:-1]] + body[-1:]
+        return line.with_changes(body=joined)
+
+    def _report_import(
+        self,
+        statement: cst.ImportFrom,
+        new: list[cst.ImportFrom],
+        moved: list[tuple[str, str]],
+        kept: list[str],
+        line: int,
+    ) -> None:
+        module = get_full_name_for_node(statement.module) if statement.module else None
+        if moved:
+            change = ImportChange(
+                line,
+                module or "",
+                tuple(name for _, name in moved),
+                tuple(target for target, _ in moved),
+            )
+            self.imports.append((new[0], change))
+        if kept:
+            reason = "fireworks_training does not provide it; left on the official import"
+            self.kept_imports.append((new[-1], KeptImport(line, module or "", tuple(kept), reason)))
+
+    def _report_star(self, statement: cst.BaseSmallStatement, line: int) -> None:
+        if not isinstance(statement, cst.ImportFrom) or statement.module is None:
+            return
+        module = get_full_name_for_node(statement.module)
+        if isinstance(statement.names, cst.ImportStar) and official_module(module) is not None:
+            reason = "a star import: name what you use, then run the codemod again"
+            self.kept_imports.append((statement, KeptImport(line, module or "", ("*",), reason)))
 
     # The rewrite ---------------------------------------------------------------------
 

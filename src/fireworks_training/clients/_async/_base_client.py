@@ -23,6 +23,7 @@ from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from ...errors import FireworksError
 from .._base_client import BaseClient, Request, resolve_api_key
 from .._deadline import AsyncDeadline, total_seconds
+from .._tls import tls_verify
 
 __all__ = ["AsyncAPIClient"]
 
@@ -32,9 +33,11 @@ T = TypeVar("T")
 class AsyncAPIClient(BaseClient):
     """Sends requests: one attempt (:meth:`_send`) or retried per the policy (:meth:`_call`).
 
-    The API key comes from ``api_key`` or ``FIREWORKS_API_KEY``; the URL from ``base_url``,
-    ``FIREWORKS_BASE_URL`` or the public endpoint. ``account_id`` skips the account lookup.
-    A caller's ``http_client`` is used and left open. Use it as a context manager or close it.
+    The first four arguments are the official client's, in its order: the API key (else
+    ``FIREWORKS_API_KEY``), the URL (else ``FIREWORKS_BASE_URL``, else the public endpoint),
+    extra headers, and ``verify_ssl`` (``False`` turns TLS verification off, with a warning).
+    ``account_id`` skips the account lookup. A caller's ``http_client`` is used and left
+    open. Use it as a context manager or close it.
     """
 
     # Connection pool limits when the client makes its own pool (None: httpx's defaults).
@@ -44,12 +47,13 @@ class AsyncAPIClient(BaseClient):
         self,
         api_key: str | None = None,
         base_url: str | None = None,
+        additional_headers: Mapping[str, str] | None = None,
+        verify_ssl: bool | None = None,
         *,
         account_id: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT_S,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
-        additional_headers: Mapping[str, str] | None = None,
     ) -> None:
         api_key = resolve_api_key(api_key)  # a masked repr in this frame too
         super().__init__(
@@ -61,8 +65,11 @@ class AsyncAPIClient(BaseClient):
             additional_headers=additional_headers,
         )
         self._owns_http = http_client is None
+        verify = tls_verify(verify_ssl, own_pool=http_client is None)
         if http_client is None:
             options: dict[str, Any] = {"timeout": self._timeout}
+            if not verify:
+                options["verify"] = False
             if self._LIMITS is not None:
                 options["limits"] = self._LIMITS
             http_client = httpx.AsyncClient(**options)

@@ -8,7 +8,7 @@ from typing import Any
 from ...checkpoints.names import ModelName, TrainerJobName
 from ...errors import AccountResolutionError
 from .._base_client import Request
-from ._base_client import AsyncAPIClient
+from .._flavour import AsyncAccountView
 
 __all__ = ["AsyncAccounts", "accounts_request", "parse_account"]
 
@@ -32,13 +32,12 @@ def parse_account(body: Mapping[str, Any]) -> str:
     return name.removeprefix("accounts/")
 
 
-class AsyncAccounts(AsyncAPIClient):
-    """The account: as given (``account_id=``), else looked up once with the key."""
+class AsyncAccounts(AsyncAccountView):
+    """The account: as given (``account_id=``), else looked up once with the key.
 
-    @property
-    def account_id(self) -> str | None:
-        """The account id, when given or already resolved (no request)."""
-        return self._account_id
+    ``account_id`` differs by flavour (``_flavour.py``): the sync client resolves it on first
+    access; the async client gives it when known, else None.
+    """
 
     async def get_account_id(self) -> str:
         """The account id: as given, else resolved once via ``GET /v1/accounts``."""

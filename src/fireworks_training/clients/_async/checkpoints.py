@@ -7,18 +7,25 @@ request, its reply, retry and recovery decisions) are in ``_promotion.py``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ..._async.operations import AsyncOperation
 from ..._async.pagination import AsyncPager
 from ..._constants import LIST_PAGE_SIZE, MAX_PAGE_SIZE
 from ..._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
-from ..._models import validate_list
+from ..._models import WireObject
 from ..._paging import Page
 from ...checkpoints.names import CheckpointName, ModelName, TrainerJobName, check_checkpoint_id
 from ...checkpoints.types import Checkpoint, Model, OperationStatus
-from ...errors import APIStatusError, BadRequestError, ConflictError, InvalidArgumentError
+from ...errors import (
+    APIStatusError,
+    BadRequestError,
+    ConflictError,
+    InvalidArgumentError,
+    ProtocolError,
+)
 from .._base_client import Request
+from .._job_rules import job_request
 from .._promotion import (
     PromoteAttempts,
     Promotion,
@@ -30,7 +37,6 @@ from .._promotion import (
     plan_promotion,
     same_checkpoint,
 )
-from .jobs import job_request
 from .models import AsyncModels, model_request, parse_model
 from .operations import AsyncOperations
 
@@ -38,7 +44,9 @@ __all__ = [
     "AsyncCheckpoints",
     "check_page_size",
     "list_checkpoints_request",
+    "next_page_token",
     "parse_checkpoint_page",
+    "wrap_rows",
 ]
 
 
@@ -60,14 +68,42 @@ def list_checkpoints_request(job: TrainerJobName, page_size: int, token: str | N
 
 
 def parse_checkpoint_page(body: Mapping[str, Any]) -> Page[Checkpoint]:
-    """One page of rows; older servers name the list ``rlorTrainerJobCheckpoints``."""
+    """One page of rows; older servers name the list ``rlorTrainerJobCheckpoints``.
+
+    Each row is wrapped as it came (no per-row validation): only that it is an object with
+    a string ``name`` is checked here, the rest when a typed property reads it.
+    """
     rows = body.get("checkpoints")
     if rows is None:
         rows = body.get("rlorTrainerJobCheckpoints")
-    # The reply was decoded for this call alone: its row dicts can be kept without a copy.
-    items = validate_list(Checkpoint, rows or [], copy=False)
+    return Page(wrap_rows(Checkpoint, rows), next_page_token(body))
+
+
+R = TypeVar("R", bound=WireObject)
+
+
+def wrap_rows(row_type: type[R], rows: object) -> list[R]:
+    """The rows of a page as ``row_type``; a row that is not an object with a name is a
+    :class:`ProtocolError`."""
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise ProtocolError(f"a page of {row_type.WHAT}s must be a list, got {type(rows).__name__}")
+    items = [row_type(row) for row in rows if type(row) is dict and type(row.get("name")) is str]
+    if len(items) != len(rows):
+        bad = next(
+            row for row in rows if not isinstance(row, dict) or not isinstance(row.get("name"), str)
+        )
+        raise ProtocolError(f"a {row_type.WHAT} must be an object with a name, got {bad!r:.80}")
+    return items
+
+
+def next_page_token(body: Mapping[str, Any]) -> str | None:
+    """``nextPageToken`` (or ``next_page_token``); None when empty or absent."""
     token = body.get("nextPageToken")
-    return Page(items, token if isinstance(token, str) and token else None)
+    if token is None:
+        token = body.get("next_page_token")
+    return token if isinstance(token, str) and token else None
 
 
 class AsyncCheckpoints(AsyncModels, AsyncOperations):

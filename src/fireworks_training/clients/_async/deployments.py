@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import httpx
-
 from ..._retry import is_retryable
 from ...checkpoints.names import DeploymentName
 from ...errors import APIError, ConflictError, DeploymentError, InvalidArgumentError, NotFoundError
@@ -83,10 +81,6 @@ class AsyncDeployments(AsyncAccounts):
     async def get(self, deployment_id: str | DeploymentName) -> DeploymentInfo | None:
         """The deployment, or None when it does not exist (404)."""
         return await self._read(await self._deployment(deployment_id))
-
-    async def _get(self, path: str, timeout: float = 30) -> httpx.Response:
-        """One ``GET`` of ``path`` on the control plane, whatever its status (official form)."""
-        return await self._respond(Request("GET", path, timeout=timeout))
 
     async def create_or_get(
         self, config: DeploymentConfig, force_recreate: bool = False

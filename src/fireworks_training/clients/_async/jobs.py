@@ -1,64 +1,62 @@
 """Trainer jobs: create, get, delete, resume, and wait until ready (docs/protocol.md §1.5).
 
-Create is idempotent by id; ``reconnect_and_wait`` brings a preempted job back. The state
-rules of waiting (which state leads to what, the grace after a ``:resume``, the deadline)
-are in ``_job_rules.py``; this module sends the requests.
+The official ``TrainerJobManager``'s methods, arguments and returns: ``create`` gives a
+``CreatedTrainerJob``, the waits a ``TrainerServiceEndpoint``. Create is idempotent by id
+(an id is chosen here when the config has none); ``reconnect_and_wait`` brings a preempted
+job back. The configuration and its request are in ``_job_config.py``, the state rules of
+waiting in ``_job_rules.py``; this module sends the requests.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import httpx
 
-from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, JOB_READY_TIMEOUT_S
+from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from ..._retry import is_retryable, surely_not_acted
 from ...checkpoints.names import TrainerJobName
-from ...checkpoints.types import TrainerJob
-from ...errors import APIConnectionError, APIError, ConflictError
-from .._base_client import Request, resolve_api_key, resolve_base_url
+from ...checkpoints.types import JobState, TrainerJob
+from ...errors import APIConnectionError, APIError, ConflictError, NotFoundError
+from .._base_client import NOT_GIVEN, NotGiven, Request, resolve_api_key, resolve_base_url
+from .._job_config import TrainerJobConfig, check_config, create_job_request
 from .._job_rules import (
+    PENDING_TIMEOUT_S,
+    POLL_INTERVAL_S,
+    READY_TIMEOUT_S,
+    RECONNECT_TIMEOUT_S,
+    RESUMABLE_WAIT_S,
+    CreatedTrainerJob,
     Resumption,
     Step,
-    TrainerJobConfig,
+    TrainerServiceEndpoint,
     Waiter,
-    check_config,
+    WaitLimits,
+    check_job_name,
     check_same_job,
-    check_timeout,
+    endpoint,
+    job_request,
+    new_job_id,
     split_new_job,
+    trainer_url,
+    wait_limits,
 )
 from .accounts import AsyncAccounts
+from .fireworks import AsyncFireworksClient
 
 __all__ = [
+    "GATEWAY_ENV",
     "HEALTH_PATH",
     "AsyncJobs",
     "AsyncTrainerJobManager",
-    "create_job_request",
     "delete_job_request",
     "health_request",
-    "job_request",
     "resume_job_request",
-    "trainer_url",
 ]
 
 HEALTH_PATH = "/api/v1/healthz"
-
-
-def trainer_url(gateway: str, job: TrainerJobName) -> str:
-    """The trainer API base URL of a job on a gateway."""
-    return f"{gateway}/training/v1/rlorTrainerJobs/{job.account}/{job.job_id}"
-
-
-def create_job_request(account: str, job_id: str | None, config: TrainerJobConfig) -> Request:
-    """``POST /v1/accounts/{a}/rlorTrainerJobs[?rlorTrainerJobId=]`` with the camelCase body."""
-    params = {"rlorTrainerJobId": job_id} if job_id else None
-    path = f"/v1/accounts/{account}/rlorTrainerJobs"
-    return Request("POST", path, params=params, json=config.to_wire())
-
-
-def job_request(job: TrainerJobName) -> Request:
-    """``GET`` of a trainer job."""
-    return Request("GET", f"/v1/{job}")
+GATEWAY_ENV = "FIREWORKS_TRAINER_GATEWAY_URL"
 
 
 def delete_job_request(job: TrainerJobName) -> Request:
@@ -80,88 +78,155 @@ class AsyncJobs(AsyncAccounts):
     """Trainer jobs on the control plane, and waiting for their trainers."""
 
     _gateway: str
+    boot_time_s: float | None
+    """Seconds the last successful wait took, until the trainer answered."""
 
     def _init_gateway(self, trainer_gateway_url: str | None) -> None:
-        gateway = trainer_gateway_url
-        self._gateway = resolve_base_url(gateway) if gateway is not None else self._base_url
+        gateway = trainer_gateway_url or os.environ.get(GATEWAY_ENV)
+        self._gateway = resolve_base_url(gateway) if gateway else self._base_url
+        self.boot_time_s = None
 
     @property
     def trainer_gateway_url(self) -> str:
-        """Where trainer APIs are served (by default the control-plane URL)."""
+        """Where trainer APIs are served: ``trainer_gateway_url=``, else
+        ``FIREWORKS_TRAINER_GATEWAY_URL``, else the control-plane URL."""
         return self._gateway
 
     async def create(
         self, config: TrainerJobConfig, *, job_id: str | TrainerJobName | None = None
-    ) -> TrainerJob:
-        """Create a trainer job; with ``job_id``, an existing job of that id is returned."""
+    ) -> CreatedTrainerJob:
+        """Create a trainer job and return at once (it is not ready yet).
+
+        The id is ``job_id``, else ``config.requested_job_id``, else chosen here; a job
+        that already has it and trains the same model and rank is returned instead.
+        """
         config = check_config(config)
-        account, short_id = split_new_job(job_id)
+        account, short_id = split_new_job(job_id if job_id is not None else config.requested_job_id)
         account = account or await self.get_account_id()
+        short_id = short_id or new_job_id()
         request = create_job_request(account, short_id, config)
-        # Without an id a repeated POST could make a second job: resend only when safe.
-        retry_on = is_retryable if short_id else surely_not_acted
+        name = TrainerJobName(account, short_id)
         try:
-            return await self._call(request, parse=TrainerJob.model_validate, retry_on=retry_on)
+            job = await self._call(request, parse=TrainerJob.model_validate, retry_on=is_retryable)
         except ConflictError as conflict:
-            if short_id is None:
+            existing = await self.try_get(name)
+            if existing is None:
                 raise
-            job = await self.get(TrainerJobName(account, short_id))
-            check_same_job(job, config, conflict)
-            return job
+            check_same_job(existing, config, conflict)
+            job = existing
+        return CreatedTrainerJob(job_name=job.name, job_id=job.job_id)
 
     async def get(self, job_id: str | TrainerJobName) -> TrainerJob:
-        """A trainer job by short id (in this account) or full name."""
+        """A trainer job (a dict of its JSON) by short id (in this account) or full name."""
         request = job_request(await self._job_name(job_id))
         return await self._call(request, parse=TrainerJob.model_validate)
 
+    async def try_get(self, job_id: str | TrainerJobName) -> TrainerJob | None:
+        """A trainer job, or None when it does not exist."""
+        try:
+            return await self.get(job_id)
+        except NotFoundError:
+            return None
+
     async def delete(self, job_id: str | TrainerJobName) -> None:
-        """Delete a trainer job (its checkpoint rows stay within retention)."""
-        await self._call(delete_job_request(await self._job_name(job_id)))
+        """Delete a trainer job (its checkpoint rows stay within retention).
+
+        A job already gone is fine; any other failure raises (a job left running bills).
+        """
+        request = delete_job_request(await self._job_name(job_id))
+        try:
+            await self._call(request)
+        except NotFoundError:
+            return
 
     async def trainer_url(self, job_id: str | TrainerJobName) -> str:
         """The trainer API base URL of a job (what ``FiretitanServiceClient`` takes)."""
         return trainer_url(self._gateway, await self._job_name(job_id))
 
-    async def wait_for_ready(
-        self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
-    ) -> TrainerJob:
-        """Wait until the job is RUNNING and its trainer answers ``healthz`` with 200."""
-        seconds = check_timeout(timeout)
-        return await self._wait(await self._job_name(job_id), seconds)
-
     async def create_and_wait(
         self,
         config: TrainerJobConfig,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        timeout_s: float | None = READY_TIMEOUT_S,
+        pending_timeout_s: float | None = PENDING_TIMEOUT_S,
         *,
         job_id: str | TrainerJobName | None = None,
-        timeout: float | None = JOB_READY_TIMEOUT_S,
-    ) -> TrainerJob:
+        timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> TrainerServiceEndpoint:
         """:meth:`create`, then :meth:`wait_for_ready`."""
-        seconds = check_timeout(timeout)
+        limits = wait_limits(poll_interval_s, timeout_s, pending_timeout_s, timeout)
         created = await self.create(config, job_id=job_id)
-        return await self._wait(TrainerJobName.parse(created.name), seconds)
+        name = TrainerJobName.parse(created.job_name)
+        return await self._wait(name, limits, job_name=created.job_name)
+
+    async def wait_for_ready(
+        self,
+        job_id: str | TrainerJobName,
+        job_name: str | None = None,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        timeout_s: float | None = READY_TIMEOUT_S,
+        pending_timeout_s: float | None = PENDING_TIMEOUT_S,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> TrainerServiceEndpoint:
+        """Wait until the job is RUNNING and its trainer answers ``healthz`` with 200.
+
+        PENDING (waiting for capacity) may last ``pending_timeout_s``; after it, the job
+        has ``timeout_s`` to become ready. ``poll_interval_s`` is the longest gap between
+        polls (the first ones come sooner). ``timeout=`` (0.1) bounds the whole wait.
+        """
+        limits = wait_limits(poll_interval_s, timeout_s, pending_timeout_s, timeout)
+        name = await self._job_name(job_id)
+        return await self._wait(name, limits, job_name=check_job_name(job_name, name))
+
+    async def wait_for_existing(
+        self,
+        job_id: str | TrainerJobName,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        timeout_s: float | None = READY_TIMEOUT_S,
+        pending_timeout_s: float | None = PENDING_TIMEOUT_S,
+    ) -> TrainerServiceEndpoint:
+        """:meth:`wait_for_ready` for a job created earlier (by id)."""
+        limits = wait_limits(poll_interval_s, timeout_s, pending_timeout_s)
+        return await self._wait(await self._job_name(job_id), limits)
 
     async def resume_and_wait(
-        self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
-    ) -> TrainerJob:
+        self,
+        job_id: str | TrainerJobName,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        timeout_s: float | None = READY_TIMEOUT_S,
+        pending_timeout_s: float | None = PENDING_TIMEOUT_S,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> TrainerServiceEndpoint:
         """``:resume`` the job, then wait until it is ready (polling FAILED for up to 30 s)."""
-        seconds = check_timeout(timeout)
+        limits = wait_limits(poll_interval_s, timeout_s, pending_timeout_s, timeout)
         job = await self._job_name(job_id)
         await self._resume(job)
-        return await self._wait(job, seconds, resumed=True)
+        return await self._wait(job, limits, resumed=True)
 
     async def reconnect_and_wait(
-        self, job_id: str | TrainerJobName, timeout: float | None = JOB_READY_TIMEOUT_S
-    ) -> TrainerJob:
+        self,
+        job_id: str | TrainerJobName,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        timeout_s: float | None = RECONNECT_TIMEOUT_S,
+        max_wait_for_resumable_s: float | None = RESUMABLE_WAIT_S,
+        pending_timeout_s: float | None = PENDING_TIMEOUT_S,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> TrainerServiceEndpoint:
         """Bring a job back after preemption and wait until it is ready.
 
         RUNNING: wait for health; FAILED, CANCELLED, PAUSED or COMPLETED: ``:resume``, again
         only after the job was seen PENDING or RUNNING since (preempted during the wait);
-        other transitional states: keep polling; deleted: :class:`TrainerJobError`. A
-        resumable state read within 30 s of a ``:resume`` is polled, not raised.
+        DELETING and other transitional states: poll, for up to ``max_wait_for_resumable_s``;
+        deleted or early-stopped: :class:`TrainerJobError`. A resumable state read within
+        30 s of a ``:resume`` is polled, not raised.
         """
-        seconds = check_timeout(timeout)
-        return await self._wait(await self._job_name(job_id), seconds, reconnect=True)
+        limits = wait_limits(
+            poll_interval_s, timeout_s, pending_timeout_s, timeout, max_wait_for_resumable_s
+        )
+        return await self._wait(await self._job_name(job_id), limits, reconnect=True)
 
     async def _resume(self, job: TrainerJobName) -> TrainerJob:
         # Resent only when the server surely did not act: a second :resume could fail a job
@@ -182,12 +247,14 @@ class AsyncJobs(AsyncAccounts):
     async def _wait(
         self,
         job: TrainerJobName,
-        timeout: float | None,
+        limits: WaitLimits,
         *,
+        job_name: str | None = None,
         reconnect: bool = False,
         resumed: bool = False,
-    ) -> TrainerJob:
-        waiter = Waiter(job, timeout, self._clock)
+    ) -> TrainerServiceEndpoint:
+        started = self._clock()
+        waiter = Waiter(job, limits, self._clock)
         resumption = Resumption(self._clock, reconnect=reconnect, resumed=resumed)
         while True:
             current = await self.get(job)
@@ -196,8 +263,11 @@ class AsyncJobs(AsyncAccounts):
                 resumption.resumed()
                 continue
             if step is Step.CHECK_HEALTH and await self._healthy(job):
-                return current
-            await self._retry.async_sleep(waiter.delay(current.state))
+                self.boot_time_s = self._clock() - started
+                return endpoint(current, job, self._gateway, job_name)
+            settling = current.state in (JobState.PENDING, JobState.RUNNING)
+            transitional = reconnect and not settling and not current.state.resumable
+            await self._retry.async_sleep(waiter.delay(current, transitional=transitional))
 
     async def _healthy(self, job: TrainerJobName) -> bool:
         """True when the job's trainer answers ``healthz`` with exactly 200."""
@@ -210,33 +280,38 @@ class AsyncJobs(AsyncAccounts):
         return response.status_code == 200
 
 
-class AsyncTrainerJobManager(AsyncJobs):
-    """Trainer jobs: create, get, delete, resume, and wait until they are ready.
+class AsyncTrainerJobManager(AsyncJobs, AsyncFireworksClient):
+    """Trainer jobs, and everything the control-plane client does (one connection pool).
 
-    Same configuration as the control-plane client; ``trainer_gateway_url`` overrides where
-    trainer APIs are served. Use it as a context manager or close it.
+    ``AsyncTrainerJobManager(api_key, base_url, additional_headers, verify_ssl,
+    trainer_gateway_url, *, account_id, timeout, max_retries, http_client)``: the first five
+    as the official ``TrainerJobManager`` takes them; ``trainer_gateway_url`` (else
+    ``FIREWORKS_TRAINER_GATEWAY_URL``, else ``base_url``) is where trainer APIs are served.
+    Use it as a context manager or close it.
     """
 
     def __init__(
         self,
         api_key: str | None = None,
         base_url: str | None = None,
+        additional_headers: Mapping[str, str] | None = None,
+        verify_ssl: bool | None = None,
+        trainer_gateway_url: str | None = None,
         *,
         account_id: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT_S,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
-        additional_headers: Mapping[str, str] | None = None,
-        trainer_gateway_url: str | None = None,
     ) -> None:
         api_key = resolve_api_key(api_key)  # a masked repr in this frame too
         super().__init__(
             api_key,
             base_url,
+            additional_headers,
+            verify_ssl,
             account_id=account_id,
             timeout=timeout,
             max_retries=max_retries,
             http_client=http_client,
-            additional_headers=additional_headers,
         )
         self._init_gateway(trainer_gateway_url)

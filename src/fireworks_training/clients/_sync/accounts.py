@@ -9,7 +9,7 @@ from typing import Any
 from ...checkpoints.names import ModelName, TrainerJobName
 from ...errors import AccountResolutionError
 from .._base_client import Request
-from ._base_client import SyncAPIClient
+from .._flavour import AccountView
 
 __all__ = ["Accounts", "accounts_request", "parse_account"]
 
@@ -33,13 +33,12 @@ def parse_account(body: Mapping[str, Any]) -> str:
     return name.removeprefix("accounts/")
 
 
-class Accounts(SyncAPIClient):
-    """The account: as given (``account_id=``), else looked up once with the key."""
+class Accounts(AccountView):
+    """The account: as given (``account_id=``), else looked up once with the key.
 
-    @property
-    def account_id(self) -> str | None:
-        """The account id, when given or already resolved (no request)."""
-        return self._account_id
+    ``account_id`` differs by flavour (``_flavour.py``): the sync client resolves it on first
+    access; the async client gives it when known, else None.
+    """
 
     def get_account_id(self) -> str:
         """The account id: as given, else resolved once via ``GET /v1/accounts``."""

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import httpx
-
 from ..._retry import is_retryable
 from ...checkpoints.names import DeploymentName
 from ...errors import APIError, ConflictError, DeploymentError, InvalidArgumentError, NotFoundError
@@ -84,10 +82,6 @@ class Deployments(Accounts):
     def get(self, deployment_id: str | DeploymentName) -> DeploymentInfo | None:
         """The deployment, or None when it does not exist (404)."""
         return self._read(self._deployment(deployment_id))
-
-    def _get(self, path: str, timeout: float = 30) -> httpx.Response:
-        """One ``GET`` of ``path`` on the control plane, whatever its status (official form)."""
-        return self._respond(Request("GET", path, timeout=timeout))
 
     def create_or_get(
         self, config: DeploymentConfig, force_recreate: bool = False

@@ -2,20 +2,25 @@
 """``FireworksClient``: the Fireworks control plane (docs/protocol.md §1).
 
 The client is the base client plus its resources: accounts, checkpoint rows and promotion,
-models, and operations. Each resource is one module of this folder.
+models, operations, training shapes, and the checkpoints of training sessions and managed
+jobs. Each resource is one module of this folder.
 """
 
 from __future__ import annotations
 
 from .checkpoints import Checkpoints
+from .sessions import Sessions
+from .shapes import TrainingShapes
 
 __all__ = ["FireworksClient"]
 
 
-class FireworksClient(Checkpoints):
-    """The Fireworks control plane: list checkpoints, promote them, read models.
+class FireworksClient(Checkpoints, Sessions, TrainingShapes):
+    """The Fireworks control plane: list checkpoints, promote them, read models and shapes.
 
-    The API key comes from ``api_key`` or ``FIREWORKS_API_KEY``; the URL from ``base_url``,
-    ``FIREWORKS_BASE_URL`` or the public endpoint. Use it as a context manager or call
-    :meth:`close`.
+    ``FireworksClient(api_key, base_url, additional_headers, verify_ssl, *,
+    account_id, timeout, max_retries, http_client)``: the first four as the official
+    ``FireworksClient`` takes them. The API key comes from ``api_key`` or
+    ``FIREWORKS_API_KEY``; the URL from ``base_url``, ``FIREWORKS_BASE_URL`` or the public
+    endpoint. Use it as a context manager or call :meth:`close`.
     """

@@ -23,7 +23,7 @@ def operation_request(name: OperationName | str) -> Request:
 
 
 def parse_operation(body: Mapping[str, Any]) -> OperationStatus:
-    """An operation reply."""
+    """An operation reply, every field checked (it is small): a :class:`ProtocolError` else."""
     return OperationStatus.model_validate(body)
 
 
