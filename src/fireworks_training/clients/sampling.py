@@ -64,7 +64,8 @@ class _Loop:
 class SnapshotPin:
     """The snapshot a sampling client was made for, and how to tell it is still served.
 
-    ``state`` is this process's view of the deployment (updated by every sync);
+    ``state`` is this process's view of the deployment (updated by every sync and by every
+    ``DeploymentManager.hotload*`` call of this process);
     ``read_replicas`` reads every replica's status now.
     """
 
@@ -340,9 +341,10 @@ class FiretitanSamplingClient:
         return await asyncio.wrap_future(self.compute_logprobs(prompt))
 
     def check_snapshot(self) -> str | None:
-        """Ask every replica: the snapshot they all serve; raises when a pin is not served.
+        """Ask every replica whether they all serve the pinned snapshot; returns it.
 
-        Unpinned, returns what every replica serves (None when they differ or none is up).
+        Raises :class:`StaleSnapshotError` when they do not, and ``InvalidArgumentError`` on
+        a client that is not pinned.
         """
         pin = self._pin
         if pin is None or pin.read_replicas is None:
