@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import BaseModelSpec, TrainingShapeSpec
 from .filters import matches, parse_filter
-from .names import model_name
+from .names import model_name, resource_id_problem
 from .service import Service
 from .wire import ApiError
 
@@ -41,6 +41,16 @@ def _model_json(spec: BaseModelSpec) -> dict[str, Any]:
             "tunable": True,
         },
     }
+
+
+def _check_ids(*pairs: tuple[str, str], listing: bool = False) -> None:
+    """400 for an id of the path the server would never have issued (``-`` only in listings)."""
+    for value, what in pairs:
+        if listing and value == WILDCARD:
+            continue
+        problem = resource_id_problem(value, what)
+        if problem:
+            raise ApiError(400, problem, reason="INVALID_ARGUMENT")
 
 
 def _offset(token: str | None) -> int:
@@ -77,7 +87,8 @@ class Catalog(Service):
 
     def model_json(self, account: str, model_id: str) -> dict[str, Any] | None:
         """A published base model; None for another name of the key's own account (promoted
-        models live there); 404 or 403 for any other account's."""
+        models live there); 404 or 403 for any other account's; 400 for a malformed id."""
+        _check_ids((account, "account id"), (model_id, "model id"))
         spec = self.base_model(model_name(account, model_id))
         if spec is not None:
             return _model_json(spec)
@@ -96,6 +107,7 @@ class Catalog(Service):
         """The versions of one shape (404 when it has none), or of all with wildcards."""
         if not listing and WILDCARD in (account, shape_id):
             raise ApiError(400, "'-' stands for every account or shape only when listing versions")
+        _check_ids((account, "account id"), (shape_id, "training shape id"), listing=listing)
         if account != WILDCARD:
             self._check_readable(account)
         found = [
@@ -137,6 +149,7 @@ class Catalog(Service):
 
     def version_json(self, account: str, shape_id: str, version: str) -> dict[str, Any]:
         """One version of a shape; 404 when the shape or the version is unknown."""
+        _check_ids((version, "training shape version"))
         for spec in self._versions(account, shape_id):
             if spec.version == version:
                 return self._version_json(spec)
