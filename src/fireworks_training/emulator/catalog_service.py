@@ -70,7 +70,12 @@ def _token(offset: int) -> str:
 
 
 class Catalog(Service):
-    """Lookups and listings over the published specs."""
+    """Lookups and listings over the published specs.
+
+    No lock: it reads only ``Settings`` tuples, which are replaced whole, never changed in
+    place. A page token is an offset into the listing, so a version published between two
+    pages of a newest-first listing shifts the rest by one (a repeat, never a loss).
+    """
 
     def _check_readable(self, account: str) -> None:
         settings = self._settings
