@@ -14,11 +14,11 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import tinker
 
+from .._closing import Closing
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, HEARTBEAT_INTERVAL_S
 from .._retry import PollTuning, RetryPolicy
 from ..checkpoints.names import check_load_reference
@@ -58,7 +58,7 @@ _REFUSED_KWARGS = {
 }
 
 
-class FiretitanServiceClient(tinker.ServiceClient):
+class FiretitanServiceClient(Closing, tinker.ServiceClient):
     """A trainer endpoint: creates training clients and keeps the session alive.
 
     ``FiretitanServiceClient(base_url=url, api_key=key)`` as the official SDK writes it, or
@@ -728,17 +728,6 @@ class FiretitanServiceClient(tinker.ServiceClient):
         """True until the attached deployment is known to serve a snapshot of this process."""
         backend = self._backend()
         return backend.chain.state().loaded is None
-
-    def __enter__(self) -> FiretitanServiceClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _refuse(project_id: str | None, unknown: dict[str, Any]) -> None:

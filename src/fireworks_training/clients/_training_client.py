@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import tinker
 
+from .._closing import Closing
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from .._retry import PollTuning, RetryPolicy
 from ..checkpoints.kinds import SamplerCheckpointType, choose_sampler_type
@@ -26,7 +27,7 @@ from ..errors import InvalidArgumentError, WeightSyncError
 from ..futures import TrainerFuture, chain
 from . import _trainer_custom_loss as custom
 from . import _trainer_wire as wire
-from ._trainer_engine import Closing, OpSequencer, TrainerConnection, connect
+from ._trainer_engine import OpSequencer, TrainerConnection, connect
 
 if TYPE_CHECKING:
     from ._service_client import FiretitanServiceClient

@@ -20,11 +20,11 @@ import dataclasses
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import tinker
 
+from .._closing import Closing
 from ..errors import (
     InvalidArgumentError,
     ProtocolError,
@@ -130,7 +130,7 @@ def _sequence(stop_reason: str, tokens: list[int], logprobs: list[float], index:
     return tinker.types.SampledSequence(**fields)
 
 
-class FiretitanSamplingClient:
+class FiretitanSamplingClient(Closing):
     """Samples and scores prompts on a deployment, in tinker's ``SamplingClient`` shape.
 
     ``deployment_sampler`` is the :class:`~.deployment_sampler.DeploymentSampler` underneath
@@ -406,14 +406,3 @@ class FiretitanSamplingClient:
             await self.deployment_sampler.close()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

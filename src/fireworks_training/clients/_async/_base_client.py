@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 
 import httpx
 
+from ..._closing import AsyncClosing
 from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from ...errors import FireworksError
 from .._base_client import BaseClient, Request, resolve_api_key
@@ -30,7 +30,7 @@ __all__ = ["AsyncAPIClient"]
 T = TypeVar("T")
 
 
-class AsyncAPIClient(BaseClient):
+class AsyncAPIClient(AsyncClosing, BaseClient):
     """Sends requests: one attempt (:meth:`_send`) or retried per the policy (:meth:`_call`).
 
     The first four arguments are the official client's, in its order: the API key (else
@@ -99,17 +99,6 @@ class AsyncAPIClient(BaseClient):
         await self.close()
 
     # unasync: end
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     def _usable_http(self) -> httpx.AsyncClient:
         """The connection pool, once it is known that it can send."""
         if self._closed:
