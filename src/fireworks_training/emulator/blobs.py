@@ -31,6 +31,7 @@ __all__ = [
     "checkpoint_type",
     "read_blob",
     "read_header",
+    "restore_adapter",
     "restore_state",
     "sampler_bits",
     "write_sampler",
@@ -150,6 +151,24 @@ def restore_state(path: Path, model: BigramModel, *, optimizer: bool) -> None:
         model.m = {k: blob.arrays[f"adam_m.{k}"].copy() for k in model.params}
         model.v = {k: blob.arrays[f"adam_v.{k}"].copy() for k in model.params}
         model.step = int(header["step"])
+
+
+def restore_adapter(path: Path, model: BigramModel) -> None:
+    """Load a LoRA adapter save into ``model`` (same base model and rank); Adam starts over."""
+    blob = read_blob(path)
+    header = blob.header
+    if header.get("content") != "adapter":
+        raise UserError(f"not a LoRA adapter: the checkpoint holds {header.get('content')}")
+    if header.get("base_model") != model.base_model:
+        raise UserError(
+            f"adapter is for {header.get('base_model')!r}, the model is {model.base_model!r}"
+        )
+    if header.get("lora_rank") != model.lora_rank:
+        raise UserError(
+            f"adapter has lora_rank={header.get('lora_rank')}, model has {model.lora_rank}"
+        )
+    model.params = {k: bf16_float(blob.arrays[k]) for k in model.params}
+    model.reset_optimizer()
 
 
 def write_sampler(

@@ -1,14 +1,19 @@
-"""The ops a trainer runs for a model: forward/backward, Adam steps, saves and loads."""
+"""The ops a trainer runs for a model: forward/backward, Adam steps, saves and loads.
+
+``load_adapter`` reads a LoRA adapter this emulator wrote (a LoRA ``save_weights_for_sampler``
+of any job, or a model promoted from one) into a LoRA model: weights only, Adam starts over.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import blobs
 from .datums import parse_data, tensor_json
 from .model import AdamParams, BigramModel, UserError
-from .names import CROSS_JOB, checkpoint_id_problem
+from .names import CROSS_JOB, checkpoint_id_problem, parse_name
 from .rows import Rows
 from .settings import Settings
 from .store import Store
@@ -57,6 +62,8 @@ class Ops:
             return self._load_state(job_id, live, body)
         if op == "save_weights_for_sampler":
             return self._save_sampler(job_id, live, body)
+        if op == "load_adapter":
+            return self._load_adapter(job_id, live, body)
         raise UserError(f"unknown op {op!r}")
 
     def _forward(self, live: LiveModel, body: dict[str, Any], *, backward: bool) -> dict[str, Any]:
@@ -131,3 +138,32 @@ class Ops:
         # The snapshot identity is the name as sent; a deployment attached to this job
         # resolves it in the job's bucket.
         return {"type": "save_weights_for_sampler", "path": name}
+
+    def _adapter_file(self, job_id: str, reference: str) -> Path:
+        """The file an adapter reference names; a user error when there is none."""
+        model = parse_name(reference, "models")
+        if model is not None:
+            record = self._store.models.get(model[1])
+            if model[0] != self._settings.account_id or record is None:
+                raise UserError(f"adapter {reference!r} not found: no such model")
+            return self._store.model_path(record.model_id)
+        row = parse_name(reference, "rlorTrainerJobs", "checkpoints")
+        if row is not None and row[0] == self._settings.account_id:
+            reference = f"{CROSS_JOB}{row[1]}/{row[2]}"
+        try:
+            source, name = self._resolve(job_id, reference)
+        except UserError as exc:
+            raise UserError(f"adapter {reference!r} not found: {exc}") from None
+        found = self._rows.find(source, name)
+        if found is None or not found.has_file:
+            raise UserError(f"adapter {reference!r} not found in trainer job {source!r}")
+        return self._store.checkpoint_path(source, name)
+
+    def _load_adapter(self, job_id: str, live: LiveModel, body: dict[str, Any]) -> dict[str, Any]:
+        reference = body.get("adapter_path")
+        if not isinstance(reference, str) or not reference.strip():
+            raise UserError("load_adapter needs an adapter_path")
+        if live.model.lora_rank == 0:
+            raise UserError("load_adapter needs a LoRA model; this model is full-parameter")
+        blobs.restore_adapter(self._adapter_file(job_id, reference.strip()), live.model)
+        return {"type": "load_adapter", "model_id": live.model_id, "adapter_path": reference}

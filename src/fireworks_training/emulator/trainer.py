@@ -4,6 +4,8 @@ One :class:`Trainer` per job generation: preemption throws it away (waiting futu
 and ``:resume`` starts a fresh one, as a restarted trainer process would. Ops of one model
 run in ``seq_id`` order; a repeated ``(model_id, seq_id)`` or a repeated ``X-Idempotency-Key``
 answers the original request id; an op above a gap waits for the missing lower ones.
+``unload_model`` frees a model: later ops on its id are refused with 404, a second unload
+answers again (idempotent), and an op still waiting for a gap fails.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Trainer:
     created: dict[tuple[str, int], str] = field(default_factory=dict)
     by_key: dict[str, str] = field(default_factory=dict)  # X-Idempotency-Key -> request id
     latest_model: str | None = None
+    unloaded: set[str] = field(default_factory=set)
 
     def submitted(self, fut: Future) -> dict[str, Any]:
         """The submit answer for ``fut``, remembering its idempotency key."""
@@ -213,12 +216,7 @@ class Trainers(Service):
             trainer, repeated = self._open(job_id, idempotency_key)
             if repeated is not None:
                 return repeated
-            model_id = body.get("model_id")
-            live = trainer.models.get(model_id) if isinstance(model_id, str) else None
-            if live is None:
-                raise ApiError(
-                    404, f"model {model_id!r} not found on this trainer", reason="NOT_FOUND"
-                )
+            live = self._loaded(trainer, body.get("model_id"))
             seq = body.get("seq_id")
             if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
                 raise ApiError(400, f"seq_id must be a positive integer, got {seq!r}")
@@ -231,6 +229,64 @@ class Trainers(Service):
                 self._run(job_id, live, live.waiting.pop(live.next_seq))
                 live.next_seq += 1
             return trainer.submitted(fut)
+
+    @staticmethod
+    def _loaded(trainer: Trainer, model_id: Any) -> QueuedModel:
+        """The live model ``model_id``; 404 when it was unloaded or never existed."""
+        live = trainer.models.get(model_id) if isinstance(model_id, str) else None
+        if live is not None:
+            return live
+        if model_id in trainer.unloaded:
+            raise ApiError(
+                404, f"model {model_id!r} is not loaded: it was unloaded", reason="NOT_FOUND"
+            )
+        raise ApiError(404, f"model {model_id!r} not found on this trainer", reason="NOT_FOUND")
+
+    def unload(
+        self, job_id: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Submit ``unload_model`` (no ``seq_id``): free the model, as a finished future.
+
+        Ops that already ran keep their results; an op still waiting for a lower ``seq_id``
+        never runs and fails. Unloading an unloaded model answers the same result again.
+        """
+        with self._lock:
+            trainer, repeated = self._open(job_id, idempotency_key)
+            if repeated is not None:
+                return repeated
+            model_id = body.get("model_id")
+            if not (isinstance(model_id, str) and model_id in trainer.unloaded):
+                live = self._loaded(trainer, model_id)
+                now = self._clock.now_us()
+                for fut in live.waiting.values():
+                    fut.result, fut.done_us = (
+                        _failure(f"model {live.model_id!r} was unloaded", "user"),
+                        now,
+                    )
+                del trainer.models[live.model_id]
+                trainer.unloaded.add(live.model_id)
+                if trainer.latest_model == live.model_id:
+                    trainer.latest_model = None
+            fut = self._new_future(job_id, str(model_id), "unload_model", body, idempotency_key)
+            self._finish(fut, {"type": "unload_model", "model_id": model_id})
+            return trainer.submitted(fut)
+
+    def capabilities(self, job_id: str) -> dict[str, Any]:
+        """``get_server_capabilities``: the catalog's base models, and the job's own.
+
+        Every base model trains as the same bigram, so each one the catalog publishes is
+        listed; the job's base model is added when the catalog does not name it.
+        """
+        with self._lock:
+            self.running(job_id)
+            job = self._jobs.get(job_id)
+            models = [
+                {"model_name": spec.name, "max_context_length": spec.context_length}
+                for spec in self._settings.base_models
+            ]
+            if all(m["model_name"] != job.base_model for m in models):
+                models.append({"model_name": job.base_model})
+            return {"supported_models": models}
 
     def poll(self, job_id: str, request_id: str) -> dict[str, Any] | None:
         """The result of a future, None while pending; 410 when unknown or expired."""

@@ -23,6 +23,7 @@ FUTURE_OPS = (
     "save_weights",
     "load_weights",
     "save_weights_for_sampler",
+    "load_adapter",
 )
 IDEMPOTENCY_HEADER = "x-idempotency-key"
 _POLL_INTERVAL_S = 0.01
@@ -64,6 +65,14 @@ def trainer_routes(backend: Backend) -> list[Route]:
 
         return submit
 
+    async def unload_model(request: Request) -> Any:
+        job = job_of(request)
+        body = await read_json(request)
+        return trainers.unload(job, body, request.headers.get(IDEMPOTENCY_HEADER))
+
+    async def capabilities(request: Request) -> Any:
+        return trainers.capabilities(job_of(request))
+
     async def telemetry(request: Request) -> Any:
         # The official training client posts its events here by default; accept them.
         backend.jobs.get(job_of(request))
@@ -101,6 +110,8 @@ def trainer_routes(backend: Backend) -> list[Route]:
         route("create_model", create_model),
         route("retrieve_future", retrieve),
         route("list_checkpoints", list_checkpoints, "GET"),
+        route("get_server_capabilities", capabilities, "GET"),
+        route("unload_model", unload_model),
         route("telemetry", telemetry),
         *(route(op, submitter(op)) for op in FUTURE_OPS),
     ]
