@@ -16,7 +16,6 @@ Both raise ``TimeoutError`` out of the ``with`` block when the deadline ended th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 import itertools
@@ -47,6 +46,8 @@ class AsyncDeadline:
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.expired = False
+        import asyncio  # here, not at the top: the sync client's import does not load asyncio
+
         self._scope = asyncio.timeout(seconds)
 
     async def __aenter__(self) -> AsyncDeadline:
