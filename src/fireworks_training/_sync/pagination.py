@@ -40,3 +40,10 @@ class SyncPager(Generic[T]):
         for page in self.pages:
             for item in page.items:
                 yield item
+
+    def collect(self) -> list[T]:
+        """Every item of every page in one list (no per-item generator step)."""
+        items: list[T] = []
+        for page in self.pages:
+            items += page.items
+        return items
