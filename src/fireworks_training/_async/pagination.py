@@ -40,8 +40,8 @@ class AsyncPager(Generic[T]):
             for item in page.items:
                 yield item
 
-    async def collect(self) -> list[T]:
-        """Every item of every page in one list (no per-item generator step)."""
+    async def _collect(self) -> list[T]:
+        """Every item of every page in one list, gathered page by page."""
         items: list[T] = []
         async for page in self.pages:
             items += page.items

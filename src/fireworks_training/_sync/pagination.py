@@ -41,8 +41,8 @@ class SyncPager(Generic[T]):
             for item in page.items:
                 yield item
 
-    def collect(self) -> list[T]:
-        """Every item of every page in one list (no per-item generator step)."""
+    def _collect(self) -> list[T]:
+        """Every item of every page in one list, gathered page by page."""
         items: list[T] = []
         for page in self.pages:
             items += page.items

@@ -132,7 +132,7 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
         self, job_id: str | TrainerJobName, *, page_size: int = LIST_PAGE_SIZE
     ) -> list[Checkpoint]:
         """Every row of the trainer job, every page, in server order (oldest first)."""
-        return await self.iter_checkpoints(job_id, page_size=page_size).collect()
+        return await self.iter_checkpoints(job_id, page_size=page_size)._collect()
 
     async def promote_checkpoint(
         self,

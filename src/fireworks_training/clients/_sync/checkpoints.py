@@ -133,7 +133,7 @@ class Checkpoints(Models, Operations):
         self, job_id: str | TrainerJobName, *, page_size: int = LIST_PAGE_SIZE
     ) -> list[Checkpoint]:
         """Every row of the trainer job, every page, in server order (oldest first)."""
-        return self.iter_checkpoints(job_id, page_size=page_size).collect()
+        return self.iter_checkpoints(job_id, page_size=page_size)._collect()
 
     def promote_checkpoint(
         self,
