@@ -196,13 +196,17 @@ class _Watchdog:
     def schedule(self, deadline: Deadline) -> None:
         assert deadline.end is not None
         with self._cond:
-            heapq.heappush(self._heap, (deadline.end, next(self._order), deadline))
+            entry = (deadline.end, next(self._order), deadline)
+            heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():  # first use, or forked
                 self._thread = threading.Thread(
                     target=self._run, name="fireworks-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            elif self._heap[0] is entry:
+                # Woken only for a new earliest deadline: the thread already waits until the
+                # earliest one, and waking it on every request costs a thread switch each.
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

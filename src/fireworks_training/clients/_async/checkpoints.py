@@ -89,8 +89,8 @@ def wrap_rows(row_type: type[R], rows: object) -> list[R]:
         return []
     if not isinstance(rows, list):
         raise ProtocolError(f"a page of {row_type.WHAT}s must be a list, got {type(rows).__name__}")
-    items = [row_type(row) for row in rows if type(row) is dict and type(row.get("name")) is str]
-    if len(items) != len(rows):
+    items = row_type._wrap(rows)
+    if items is None:
         bad = next(
             row for row in rows if not isinstance(row, dict) or not isinstance(row.get("name"), str)
         )
