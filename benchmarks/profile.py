@@ -130,12 +130,14 @@ def _save(config: Config) -> str:
         job = emu.call("create_trainer_job", job_id="profile-saves", lora_rank=LORA_RANK)
         with FiretitanServiceClient(emu.trainer_url(job), emu.api_key) as service:
             client = service.create_training_client(BASE_MODEL, lora_rank=LORA_RANK)
-            client.save_state("warm-up").result()
+            client.save_state("warm-up", overwrite=True).result()
             runner = client._conn.runner
             runner.run(_call(on_loop.start))
             caller.start()
             for i in range(saves):
-                client.save_state(f"profile-{i % 8}").result()  # a few names, as the benchmark
+                # A few names in turn, as the benchmark (new names make the emulator's work
+                # grow), replaced explicitly: a trainer refuses an existing one otherwise.
+                client.save_state(f"profile-{i % 8}", overwrite=True).result()
             caller.stop()
             runner.run(_call(on_loop.stop))
     return (
