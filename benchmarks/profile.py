@@ -4,8 +4,10 @@
 
 NAME is ``import`` or ``import-client`` (the import statement in a fresh interpreter, plus
 the ``-X importtime`` modules that cost most), ``list`` (three ``list_checkpoints`` of 10,000
-rows) or ``save`` (300 sequential ``save_state(...).result()``, the client's loop thread and
-the calling thread). The report is pyinstrument's text, printed or written to FILE; needs
+rows), ``save`` (300 sequential ``save_state(...).result()``, the client's loop thread and
+the calling thread) or ``iter-memory`` (what is still allocated, by line, near the end of an
+``iter_checkpoints`` over 40,000 rows: what the peak is made of). The report is
+pyinstrument's text (tracemalloc's for ``iter-memory``), printed or written to FILE; needs
 pyinstrument (the ``bench`` dependency group). ``--smoke`` shrinks the sizes.
 """
 
@@ -146,11 +148,53 @@ def _save(config: Config) -> str:
     )
 
 
+ITER_ROWS = 40_000
+ITER_TOP = 10
+
+
+def _iter_memory(config: Config) -> str:
+    import gc
+    import tracemalloc
+
+    from fireworks_training import FireworksClient
+
+    from .emulator_proc import EmulatorProcess
+
+    rows = config.iter_rows[1] if config.smoke else ITER_ROWS
+    with EmulatorProcess() as emu:
+        job = emu.call("create_trainer_job", job_id="profile-iter")
+        emu.call("add_checkpoint_rows", job, rows)
+        with FireworksClient(emu.api_key, emu.base_url, account_id=emu.account_id) as client:
+            for _ in client.iter_checkpoints(job, page_size=config.page_size):  # warm-up
+                pass
+            gc.collect()
+            tracemalloc.start(8)
+            before = tracemalloc.take_snapshot()
+            for i, _ in enumerate(client.iter_checkpoints(job, page_size=config.page_size)):
+                if i == rows - config.page_size // 2:  # mid last page: the listing is alive
+                    break
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    lines = [
+        f"iter_checkpoints over {rows:,} rows (pages of {config.page_size}), stopped in the "
+        f"last page; peak {peak / 1024:.0f} KiB. Still allocated, largest first "
+        "(the allocating line, then the caller frames):",
+        "",
+    ]
+    for stat in after.compare_to(before, "traceback")[:ITER_TOP]:
+        lines.append(str(stat))
+        lines += [f"    {frame}" for frame in stat.traceback.format()[-6:]]
+    return "\n".join(lines)
+
+
 PROFILES: dict[str, tuple[str, Callable[[Config], str]]] = {
     "import": (f"`{OURS}` in a fresh interpreter", _import(OURS)),
     "import-client": (f"`{OURS_CLIENT}` in a fresh interpreter", _import(OURS_CLIENT)),
     "list": ("sync list_checkpoints against the emulator", _list),
     "save": ("sequential save_state(...).result() against the emulator", _save),
+    "iter-memory": ("what an iter_checkpoints holds near its end", _iter_memory),
 }
 
 
