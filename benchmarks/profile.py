@@ -4,11 +4,12 @@
 
 NAME is ``import`` or ``import-client`` (the import statement in a fresh interpreter, plus
 the ``-X importtime`` modules that cost most), ``list`` (three ``list_checkpoints`` of 10,000
-rows), ``save`` (300 sequential ``save_state(...).result()``, the client's loop thread and
-the calling thread) or ``iter-memory`` (what is still allocated, by line, near the end of an
-``iter_checkpoints`` over 40,000 rows: what the peak is made of). The report is
-pyinstrument's text (tracemalloc's for ``iter-memory``), printed or written to FILE; needs
-pyinstrument (the ``bench`` dependency group). ``--smoke`` shrinks the sizes.
+rows; ``list-async`` the same with the async client), ``save`` (300 sequential
+``save_state(...).result()``, the client's loop thread and the calling thread) or
+``iter-memory`` (what is still allocated, by line, near the end of an ``iter_checkpoints``
+over 40,000 rows: what the peak is made of). The report is pyinstrument's text
+(tracemalloc's for ``iter-memory``), printed or written to FILE; needs pyinstrument (the
+``bench`` dependency group). ``--smoke`` shrinks the sizes.
 """
 
 from __future__ import annotations
@@ -114,6 +115,33 @@ def _list(config: Config) -> str:
     return f"{sizes}\n\n{_text(profiler)}"
 
 
+def _list_async(config: Config) -> str:
+    import asyncio
+
+    from fireworks_training import AsyncFireworksClient
+
+    from .emulator_proc import EmulatorProcess
+
+    profiler = _profiler(interval=INTERVAL_S)
+    with EmulatorProcess() as emu:
+        job = emu.call("create_trainer_job", job_id="profile-list-async")
+        emu.call("add_checkpoint_rows", job, config.rows)
+
+        async def listings() -> None:
+            async with AsyncFireworksClient(
+                emu.api_key, emu.base_url, account_id=emu.account_id
+            ) as client:
+                await client.list_checkpoints(job, page_size=config.page_size)  # warm-up
+                profiler.start()
+                for _ in range(LISTINGS):
+                    await client.list_checkpoints(job, page_size=config.page_size)
+                profiler.stop()
+
+        asyncio.run(listings())
+    sizes = f"{LISTINGS} async listings of {config.rows:,} rows (pages of {config.page_size})"
+    return f"{sizes}\n\n{_text(profiler)}"
+
+
 async def _call(fn: Callable[[], object]) -> None:
     fn()
 
@@ -193,6 +221,7 @@ PROFILES: dict[str, tuple[str, Callable[[Config], str]]] = {
     "import": (f"`{OURS}` in a fresh interpreter", _import(OURS)),
     "import-client": (f"`{OURS_CLIENT}` in a fresh interpreter", _import(OURS_CLIENT)),
     "list": ("sync list_checkpoints against the emulator", _list),
+    "list-async": ("async list_checkpoints against the emulator", _list_async),
     "save": ("sequential save_state(...).result() against the emulator", _save),
     "iter-memory": ("what an iter_checkpoints holds near its end", _iter_memory),
 }
