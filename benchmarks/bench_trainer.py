@@ -1,13 +1,20 @@
-"""Trainer futures: sequential ``save_state(...).result()`` vs bare httpx, and many in flight.
+"""Trainer futures: sequential saves and pipelined steps vs bare httpx and the official client.
 
 The emulator runs an op when it is submitted, so ``retrieve_future`` answers at once: what is
-measured is the client's own cost per op (two requests, a hand-off to its event loop).
+measured is the client's own cost per op (two requests, a hand-off to its event loop). The
+official training client (its own tinker-compatible core) runs in its own virtualenv against
+the same emulator's trainer routes; for that comparison ours runs the same script in a fresh
+interpreter too. Saves reuse a few names in turn (the benchmarks' emulator replaces an
+existing state, see ``emulator_proc``; the official client cannot ask for an overwrite):
+every new name makes the emulator rewrite its whole store, so ever new names would make its
+work per save grow round after round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import threading
@@ -18,6 +25,7 @@ import httpx
 
 from .emulator_proc import EmulatorProcess
 from .harness import compare, current_rss_mib, os_thread_count, peak_rss_mib, timed
+from .official import OfficialClient
 from .report import Bar, Config, Result, Row
 
 __all__ = ["run"]
@@ -28,7 +36,53 @@ TARGET_VS_HTTPX = 1.2
 MAX_EXTRA_THREADS = 8
 BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 LORA_RANK = 4  # small state files: the disk does not dominate
-_NAMES = 8
+NAMES = 8  # names reused in turn by each side
+
+# One driver for both clients, each in a fresh interpreter: n sequential saves, then k
+# forward_backward + optim_step pairs submitted back to back and read at the end.
+TRAINER_DRIVER = """
+import json, os, sys, time
+os.environ["TINKER_TELEMETRY"] = "0"  # background events: not part of the ops compared
+IMPORTS
+
+url, key, base_model, rank, prefix, n, k = sys.argv[1:8]
+rank, n, k = int(rank), int(n), int(k)
+text = list(b"the quick brown fox jumps over the lazy dog")
+m = len(text) - 1
+datum = types.Datum(
+    model_input=types.ModelInput.from_ints(text[:-1]),
+    loss_fn_inputs={
+        "target_tokens": types.TensorData(data=text[1:], dtype="int64", shape=[m]),
+        "weights": types.TensorData(data=[1.0] * m, dtype="float32", shape=[m]),
+    },
+)
+adam = types.AdamParams(learning_rate=0.001)
+service = FiretitanServiceClient(base_url=url, api_key=key)
+client = service.create_training_client(base_model, lora_rank=rank)
+client.save_state(f"{prefix}-warm").result()  # warm-up: connections, first save
+client.forward_backward([datum], "cross_entropy").result()
+client.optim_step(adam).result()
+start = time.perf_counter()
+for i in range(n):
+    client.save_state(f"{prefix}-{i % 8}").result()
+saves = time.perf_counter() - start
+start = time.perf_counter()
+futures = []
+for _ in range(k):
+    futures.append(client.forward_backward([datum], "cross_entropy"))
+    futures.append(client.optim_step(adam))
+for future in futures:
+    future.result()
+steps = time.perf_counter() - start
+service.close()
+print(json.dumps({"saves": saves, "steps": steps}))
+"""
+OFFICIAL_DRIVER = TRAINER_DRIVER.replace(
+    "IMPORTS", "from fireworks.training.sdk import FiretitanServiceClient, types"
+)
+OURS_DRIVER = TRAINER_DRIVER.replace(
+    "IMPORTS", "from tinker import types\nfrom fireworks_training import FiretitanServiceClient"
+)
 
 
 class _BareTrainer:
@@ -112,14 +166,48 @@ class _BareAsyncTrainer:
         self._loop.close()
 
 
-def _name(side: str, i: int) -> str:
-    # A few names, overwritten in turn: the emulator rewrites its whole store on every new
-    # row, so ever new names would make its work grow save after save.
-    return f"{side}-{i % _NAMES}"
+def _driver(script: str, *args: str) -> dict[str, float]:
+    """Run our trainer driver in a fresh interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=900
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"trainer driver failed: {out.stderr[-1500:]}")
+    reply: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return reply
 
 
-def run(config: Config) -> Result:
-    """Both trainer benchmarks on one emulator."""
+def _vs_official(
+    emu: EmulatorProcess, config: Config, official: OfficialClient
+) -> dict[str, dict[str, list[float]]]:
+    """Both drivers, alternating, each round with new checkpoint names."""
+    job = emu.call("create_trainer_job", job_id="bench-official", lora_rank=LORA_RANK)
+    url = emu.trainer_url(job)
+    seconds: dict[str, dict[str, list[float]]] = {"saves": {}, "steps": {}}
+
+    def side(name: str) -> Any:
+        def go() -> float:
+            prefix = name
+            args = (url, emu.api_key, BASE_MODEL, str(LORA_RANK), prefix)
+            sizes = (str(config.saves), str(config.pipelined))
+            if name == "official":
+                out = official.run(OFFICIAL_DRIVER, *args, *sizes, timeout=900)
+            else:
+                out = _driver(OURS_DRIVER, *args, *sizes)
+            for what in ("saves", "steps"):
+                seconds[what].setdefault(name, []).append(out[what])
+            return out["saves"] + out["steps"]
+
+        return go
+
+    # No warm-up round: each driver warms up its own client before it times anything.
+    sides = {"ours": side("ours"), "official": side("official")}
+    compare(sides, config.trainer_rounds, warmup=0)
+    return seconds
+
+
+def run(config: Config, official: OfficialClient | None = None) -> Result:
+    """The trainer benchmarks on one emulator."""
     from fireworks_training import FiretitanServiceClient
 
     result = Result("Trainer futures")
@@ -138,15 +226,15 @@ def run(config: Config) -> Result:
 
             def ours_side() -> None:
                 for i in range(n):
-                    ours.save_state(_name("ours", i)).result()
+                    ours.save_state(f"ours-{i % NAMES}").result()
 
             def bare_side() -> None:
                 for i in range(n):
-                    bare.save_state(_name("bare", i))
+                    bare.save_state(f"bare-{i % NAMES}")
 
             def threaded_side() -> None:
                 for i in range(n):
-                    threaded.save_state(_name("loop", i))
+                    threaded.save_state(f"loop-{i % NAMES}")
 
             try:
                 saves = compare(
@@ -156,14 +244,21 @@ def run(config: Config) -> Result:
             finally:
                 threaded.close()
         flight = _in_flight(emu, config.in_flight)
+        vs = _vs_official(emu, config, official) if official is not None else None
 
+    result.raw["saves"] = saves.seconds
     ratio = saves.ratio("ours", "httpx")
     per_op = {side: saves.median(side) / config.saves * 1e3 for side in ("ours", "httpx")}
+    overhead_us = [
+        (a - b) / config.saves * 1e6
+        for a, b in zip(saves.seconds["ours"], saves.seconds["httpx"], strict=True)
+    ]
     result.rows.append(
         Row(
             f"{config.saves} sequential `save_state(...).result()`",
             f"ours {saves.median('ours'):.3f} s ({per_op['ours']:.2f} ms/op); "
-            f"httpx {saves.median('httpx'):.3f} s ({per_op['httpx']:.2f} ms/op)",
+            f"httpx {saves.median('httpx'):.3f} s ({per_op['httpx']:.2f} ms/op); "
+            f"per-op overhead over a bare httpx round trip {statistics.median(overhead_us):.0f} µs",
             f"{ratio:.2f}x httpx",
             f"≤ {TARGET_VS_HTTPX}x httpx",
             ratio <= TARGET_VS_HTTPX,
@@ -183,6 +278,11 @@ def run(config: Config) -> Result:
             None,
         )
     )
+    if vs is not None:
+        result.raw["vs_official"] = vs
+        _official_rows(result, config, vs)
+    else:
+        result.notes.append("The official training client was not measured in this run.")
     ok = flight["completed"] == config.in_flight and flight["extra_threads"] <= MAX_EXTRA_THREADS
     result.rows.append(
         Row(
@@ -200,13 +300,58 @@ def run(config: Config) -> Result:
     )
     result.notes.append(
         f"Sequential saves: {saves.rounds} alternating rounds after a warm-up; a LoRA (rank "
-        f"{LORA_RANK}) model so that state files stay small, and {_NAMES} names overwritten in "
-        "turn so that the emulator's work per save stays constant. "
+        f"{LORA_RANK}) model so that state files stay small, and {NAMES} names reused in turn "
+        "so that the emulator's work per save stays constant. "
+        f"Against the official training client: {config.trainer_rounds} alternating rounds, "
+        "each client in a fresh interpreter running the same driver "
+        f"({config.saves} sequential saves, then {config.pipelined:,} `forward_backward` + "
+        "`optim_step` pairs submitted back to back and all read at the end), timing only "
+        "those loops. "
         "In flight: a fresh interpreter submits every future before reading any; threads "
         "are counted by the OS (`/proc/self/task`) before the client exists and while the "
         "futures are pending."
     )
     return result
+
+
+def _official_rows(result: Result, config: Config, vs: dict[str, dict[str, list[float]]]) -> None:
+    def ratio(what: str) -> float:
+        pairs = zip(vs[what]["ours"], vs[what]["official"], strict=True)
+        return statistics.median(a / b for a, b in pairs)
+
+    def med(what: str, side: str) -> float:
+        return statistics.median(vs[what][side])
+
+    saves = ratio("saves")
+    per_op = {s: med("saves", s) / config.saves * 1e3 for s in ("ours", "official")}
+    result.rows.append(
+        Row(
+            f"{config.saves} sequential `save_state(...).result()`, each client in a fresh "
+            "interpreter",
+            f"ours {med('saves', 'ours'):.3f} s ({per_op['ours']:.2f} ms/op); official "
+            f"{med('saves', 'official'):.3f} s ({per_op['official']:.2f} ms/op)",
+            f"{saves:.2f}x official",
+            "< 1x official (faster)",
+            saves < 1.0,
+        )
+    )
+    result.bars.append(Bar("save_state sequential / official client", saves, 1.0))
+    steps = ratio("steps")
+    ops = 2 * config.pipelined
+    result.rows.append(
+        Row(
+            f"{config.pipelined:,} pipelined `forward_backward` + `optim_step`, each client in "
+            "a fresh interpreter",
+            f"ours {med('steps', 'ours'):.3f} s "
+            f"({med('steps', 'ours') / ops * 1e3:.2f} ms/op); official "
+            f"{med('steps', 'official'):.3f} s "
+            f"({med('steps', 'official') / ops * 1e3:.2f} ms/op)",
+            f"{steps:.2f}x official",
+            "< 1x official (faster)",
+            steps < 1.0,
+        )
+    )
+    result.bars.append(Bar("pipelined fwd_bwd + optim / official client", steps, 1.0))
 
 
 def _in_flight(emu: EmulatorProcess, n: int) -> dict[str, Any]:

@@ -4,9 +4,12 @@
 
 NAME is ``import`` or ``import-client`` (the import statement in a fresh interpreter, plus
 the ``-X importtime`` modules that cost most), ``list`` (three ``list_checkpoints`` of 10,000
-rows) or ``save`` (300 sequential ``save_state(...).result()``, the client's loop thread and
-the calling thread). The report is pyinstrument's text, printed or written to FILE; needs
-pyinstrument (the ``bench`` dependency group). ``--smoke`` shrinks the sizes.
+rows; ``list-async`` the same with the async client), ``save`` (300 sequential
+``save_state(...).result()``, the client's loop thread and the calling thread) or
+``iter-memory`` (what is still allocated, by line, near the end of an ``iter_checkpoints``
+over 40,000 rows: what the peak is made of). The report is pyinstrument's text
+(tracemalloc's for ``iter-memory``), printed or written to FILE; needs pyinstrument (the
+``bench`` dependency group). ``--smoke`` shrinks the sizes.
 """
 
 from __future__ import annotations
@@ -112,6 +115,33 @@ def _list(config: Config) -> str:
     return f"{sizes}\n\n{_text(profiler)}"
 
 
+def _list_async(config: Config) -> str:
+    import asyncio
+
+    from fireworks_training import AsyncFireworksClient
+
+    from .emulator_proc import EmulatorProcess
+
+    profiler = _profiler(interval=INTERVAL_S)
+    with EmulatorProcess() as emu:
+        job = emu.call("create_trainer_job", job_id="profile-list-async")
+        emu.call("add_checkpoint_rows", job, config.rows)
+
+        async def listings() -> None:
+            async with AsyncFireworksClient(
+                emu.api_key, emu.base_url, account_id=emu.account_id
+            ) as client:
+                await client.list_checkpoints(job, page_size=config.page_size)  # warm-up
+                profiler.start()
+                for _ in range(LISTINGS):
+                    await client.list_checkpoints(job, page_size=config.page_size)
+                profiler.stop()
+
+        asyncio.run(listings())
+    sizes = f"{LISTINGS} async listings of {config.rows:,} rows (pages of {config.page_size})"
+    return f"{sizes}\n\n{_text(profiler)}"
+
+
 async def _call(fn: Callable[[], object]) -> None:
     fn()
 
@@ -130,12 +160,14 @@ def _save(config: Config) -> str:
         job = emu.call("create_trainer_job", job_id="profile-saves", lora_rank=LORA_RANK)
         with FiretitanServiceClient(emu.trainer_url(job), emu.api_key) as service:
             client = service.create_training_client(BASE_MODEL, lora_rank=LORA_RANK)
-            client.save_state("warm-up").result()
+            client.save_state("warm-up", overwrite=True).result()
             runner = client._conn.runner
             runner.run(_call(on_loop.start))
             caller.start()
             for i in range(saves):
-                client.save_state(f"profile-{i % 8}").result()  # a few names, as the benchmark
+                # A few names in turn, as the benchmark (new names make the emulator's work
+                # grow), replaced explicitly: a trainer refuses an existing one otherwise.
+                client.save_state(f"profile-{i % 8}", overwrite=True).result()
             caller.stop()
             runner.run(_call(on_loop.stop))
     return (
@@ -144,11 +176,54 @@ def _save(config: Config) -> str:
     )
 
 
+ITER_ROWS = 40_000
+ITER_TOP = 10
+
+
+def _iter_memory(config: Config) -> str:
+    import gc
+    import tracemalloc
+
+    from fireworks_training import FireworksClient
+
+    from .emulator_proc import EmulatorProcess
+
+    rows = config.iter_rows[1] if config.smoke else ITER_ROWS
+    with EmulatorProcess() as emu:
+        job = emu.call("create_trainer_job", job_id="profile-iter")
+        emu.call("add_checkpoint_rows", job, rows)
+        with FireworksClient(emu.api_key, emu.base_url, account_id=emu.account_id) as client:
+            for _ in client.iter_checkpoints(job, page_size=config.page_size):  # warm-up
+                pass
+            gc.collect()
+            tracemalloc.start(8)
+            before = tracemalloc.take_snapshot()
+            for i, _ in enumerate(client.iter_checkpoints(job, page_size=config.page_size)):
+                if i == rows - config.page_size // 2:  # mid last page: the listing is alive
+                    break
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    lines = [
+        f"iter_checkpoints over {rows:,} rows (pages of {config.page_size}), stopped in the "
+        f"last page; peak {peak / 1024:.0f} KiB. Still allocated, largest first "
+        "(the allocating line, then the caller frames):",
+        "",
+    ]
+    for stat in after.compare_to(before, "traceback")[:ITER_TOP]:
+        lines.append(str(stat))
+        lines += [f"    {frame}" for frame in stat.traceback.format()[-6:]]
+    return "\n".join(lines)
+
+
 PROFILES: dict[str, tuple[str, Callable[[Config], str]]] = {
     "import": (f"`{OURS}` in a fresh interpreter", _import(OURS)),
     "import-client": (f"`{OURS_CLIENT}` in a fresh interpreter", _import(OURS_CLIENT)),
     "list": ("sync list_checkpoints against the emulator", _list),
+    "list-async": ("async list_checkpoints against the emulator", _list_async),
     "save": ("sequential save_state(...).result() against the emulator", _save),
+    "iter-memory": ("what an iter_checkpoints holds near its end", _iter_memory),
 }
 
 

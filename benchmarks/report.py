@@ -1,12 +1,39 @@
-"""What a benchmark hands back, and ``RESULTS.md`` and the chart made from it."""
+"""What a benchmark hands back, and ``RESULTS.md`` and the chart made from it.
+
+A run also saves everything it measured to ``results.json`` (every row, bar and note, and
+each comparison's seconds round by round); the report is regenerated from it without
+running anything:
+
+    python -m benchmarks.report --from benchmarks/results.json [--out DIR]
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import importlib.util
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Bar", "Config", "Result", "Row", "render_chart", "render_markdown"]
+__all__ = [
+    "Bar",
+    "Config",
+    "Result",
+    "Row",
+    "load_results",
+    "main",
+    "render_chart",
+    "render_markdown",
+    "save_results",
+    "write_report",
+]
+
+HERE = Path(__file__).resolve().parent
+OPTIMISATIONS = HERE / "optimisations.md"
+CHART = "ratios.png"
 
 
 @dataclass(frozen=True)
@@ -24,6 +51,9 @@ class Config:
     ledger_lines: tuple[int, int]
     import_rounds: int
     official: bool
+    iter_rows: tuple[int, int]
+    pipelined: int
+    trainer_rounds: int
 
 
 FULL = Config(
@@ -38,6 +68,9 @@ FULL = Config(
     ledger_lines=(10_000, 100_000),
     import_rounds=10,
     official=True,
+    iter_rows=(10_000, 100_000),
+    pipelined=1_000,
+    trainer_rounds=5,
 )
 SMOKE = Config(
     smoke=True,
@@ -51,6 +84,9 @@ SMOKE = Config(
     ledger_lines=(500, 2_000),
     import_rounds=2,
     official=False,
+    iter_rows=(200, 1_000),
+    pipelined=20,
+    trainer_rounds=1,
 )
 
 
@@ -89,6 +125,8 @@ class Result:
     rows: list[Row] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What was measured, unrounded: {comparison: {side: [seconds of each round]}} and the like.
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def _verdict(met: bool | None) -> str:
@@ -150,3 +188,68 @@ def render_chart(results: Sequence[Result], path: Path) -> bool:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return True
+
+
+def save_results(
+    path: Path,
+    results: Sequence[Result],
+    machine: dict[str, str],
+    preamble: Sequence[str],
+) -> None:
+    """Everything a report is made from, as JSON."""
+    payload = {
+        "machine": machine,
+        "preamble": list(preamble),
+        "results": [dataclasses.asdict(result) for result in results],
+    }
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+
+
+def load_results(path: Path) -> tuple[list[Result], dict[str, str], list[str]]:
+    """The results, machine and preamble saved by :func:`save_results`."""
+    payload = json.loads(path.read_text())
+    results = [
+        Result(
+            title=r["title"],
+            rows=[Row(**row) for row in r["rows"]],
+            bars=[Bar(**bar) for bar in r["bars"]],
+            notes=list(r["notes"]),
+            raw=dict(r.get("raw", {})),
+        )
+        for r in payload["results"]
+    ]
+    return results, dict(payload["machine"]), list(payload["preamble"])
+
+
+def write_report(
+    out: Path, results: Sequence[Result], machine: dict[str, str], preamble: Sequence[str]
+) -> list[Path]:
+    """``RESULTS.md`` (with ``optimisations.md`` appended) and, with matplotlib, the chart."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    chart: str | None = None
+    if importlib.util.find_spec("matplotlib") is not None and render_chart(results, out / CHART):
+        chart = CHART
+        written.append(out / CHART)
+    text = render_markdown(results, machine, preamble, chart)
+    if OPTIMISATIONS.exists():
+        text += "\n" + OPTIMISATIONS.read_text()
+    (out / "RESULTS.md").write_text(text)
+    written.append(out / "RESULTS.md")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate ``RESULTS.md`` and the chart from a saved ``results.json``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__)
+    parser.add_argument("--from", dest="source", type=Path, default=HERE / "results.json")
+    parser.add_argument("--out", type=Path, default=None, help="default: next to the JSON")
+    args = parser.parse_args(argv)
+    results, machine, preamble = load_results(args.source)
+    for path in write_report(args.out or args.source.parent, results, machine, preamble):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

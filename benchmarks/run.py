@@ -4,7 +4,9 @@
 
 ``--smoke`` runs tiny sizes without the official client, only to prove the scripts work (its
 numbers mean nothing); it draws the chart when matplotlib is installed. A full run needs
-matplotlib (the ``bench`` dependency group).
+matplotlib (the ``bench`` dependency group). Everything measured is also saved to
+``results.json``; ``python -m benchmarks.report --from DIR/results.json`` rewrites the report
+from it without running anything.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from . import (
     bench_blobs,
     bench_import,
+    bench_iter,
     bench_list,
     bench_promotion,
     bench_remote_ledger,
@@ -30,19 +33,18 @@ from . import (
     bench_weight_sync,
 )
 from .official import OfficialClient, official_client
-from .report import FULL, SMOKE, Config, Result, render_chart, render_markdown
+from .report import FULL, SMOKE, Config, Result, save_results, write_report
 
 __all__ = ["main"]
 
 HERE = Path(__file__).resolve().parent
-OPTIMISATIONS = HERE / "optimisations.md"
-CHART = "ratios.png"
 NO_MATPLOTLIB = "matplotlib is not installed (pip install --group bench)"
 
 Bench = Callable[[Config, OfficialClient | None], Result]
 BENCHMARKS: dict[str, Bench] = {
     "list": bench_list.run,
-    "trainer": lambda config, _: bench_trainer.run(config),
+    "iter": lambda config, _: bench_iter.run(config),
+    "trainer": bench_trainer.run,
     "promotion": bench_promotion.run,
     "resume": lambda config, _: bench_resume.run(config),
     "remote-ledger": lambda config, _: bench_remote_ledger.run(config),
@@ -106,29 +108,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ({time.perf_counter() - began:.1f} s)", flush=True)
         results.append(result)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     preamble = [
         "Written by `make bench` (`python -m benchmarks.run`). Every comparison runs its sides "
         "in the same process run, alternating (A B, B A, ...), after a warm-up; the numbers are "
         "medians and each ratio is the median of the per-round ratios. The emulator serves "
         "from a separate process on loopback, so it does not share an interpreter lock with "
-        "the client under test.",
+        "the client under test. The machine has 2 cores shared with other jobs: a ratio moves "
+        "by about ±15 % from one run to the next.",
+        "Every round's raw timings are in `results.json` next to this file; "
+        "`python -m benchmarks.report --from benchmarks/results.json` rewrites this report "
+        "and the chart from it without running anything.",
     ]
     if config.smoke:
         preamble.append("**Smoke run: tiny sizes; these numbers mean nothing.**")
-    chart: str | None = None
     if not has_matplotlib:
         print(f"no chart: {NO_MATPLOTLIB}", flush=True)
-    elif render_chart(results, args.out / CHART):
-        chart = CHART
-        print(f"wrote {args.out / CHART}", flush=True)
-    else:
-        print("no chart: no ratios were measured", flush=True)
-    text = render_markdown(results, machine(official_text), preamble, chart)
-    if OPTIMISATIONS.exists():
-        text += "\n" + OPTIMISATIONS.read_text()
-    (args.out / "RESULTS.md").write_text(text)
-    print(f"wrote {args.out / 'RESULTS.md'}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    info = machine(official_text)
+    save_results(args.out / "results.json", results, info, preamble)
+    print(f"wrote {args.out / 'results.json'}", flush=True)
+    for path in write_report(args.out, results, info, preamble):
+        print(f"wrote {path}", flush=True)
     print(f"done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 

@@ -16,7 +16,8 @@ def _modules_after(statement: str) -> dict[str, bool]:
         f"import json, sys\n{statement}\n"
         "print(json.dumps({m: m in sys.modules for m in "
         "('tinker', 'numpy', 'fireworks_training.futures', 'fireworks_training.clients.trainer', "
-        "'fireworks_training.clients.fireworks', 'httpx', 'pydantic')}))"
+        "'fireworks_training.clients.fireworks', 'fireworks_training.clients._sync.fireworks', "
+        "'httpx', 'pydantic', 'asyncio', 'tenacity')}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
@@ -32,10 +33,21 @@ def test_import_loads_no_client_and_no_tinker() -> None:
 
 def test_control_plane_client_does_not_load_tinker() -> None:
     loaded = _modules_after("from fireworks_training import FireworksClient, Checkpoint")
-    assert loaded["fireworks_training.clients.fireworks"]
+    assert loaded["fireworks_training.clients._sync.fireworks"]
     assert not loaded["tinker"]
     assert not loaded["fireworks_training.futures"]
     assert not loaded["fireworks_training.clients.trainer"]
+
+
+def test_sync_client_loads_no_asyncio_tenacity_or_pydantic() -> None:
+    # The sync client's import time: the event loop, the retry library (loaded on the first
+    # call) and pydantic (rows are dicts) are not part of it.
+    loaded = _modules_after("from fireworks_training import FireworksClient")
+    assert loaded["httpx"]
+    assert not loaded["asyncio"]
+    assert not loaded["tenacity"]
+    assert not loaded["pydantic"]
+    assert not loaded["fireworks_training.clients.fireworks"]  # the module of both clients
 
 
 def test_trainer_client_loads_tinker() -> None:

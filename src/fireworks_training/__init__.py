@@ -111,7 +111,7 @@ __all__ = [
 # Where each public name lives; keep in step with the TYPE_CHECKING imports above.
 _SOURCES: dict[str, str] = {
     "AsyncDeploymentManager": ".clients.deployments",
-    "AsyncFireworksClient": ".clients.fireworks",
+    "AsyncFireworksClient": ".clients._async.fireworks",
     "AsyncOperation": ".operations",
     "AsyncPager": ".pagination",
     "AsyncTrainerJobManager": ".clients.jobs",
@@ -130,7 +130,7 @@ _SOURCES: dict[str, str] = {
     "FiretitanSamplingClient": ".clients.sampling",
     "FiretitanServiceClient": ".clients.trainer",
     "FiretitanTrainingClient": ".clients.trainer",
-    "FireworksClient": ".clients.fireworks",
+    "FireworksClient": ".clients._sync.fireworks",  # not the async client: no asyncio
     "JobState": ".checkpoints.types",
     "LedgerWarning": ".checkpoints.ledger",
     "Model": ".checkpoints",

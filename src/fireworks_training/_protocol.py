@@ -10,10 +10,9 @@ problem, with the API key masked. Deliberate errors (a ``FireworksError``, or an
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-import pydantic
 
 from .errors import FireworksError, InvalidArgumentError, InvalidNameError, ProtocolError
 
@@ -40,7 +39,10 @@ def _mask(text: str, secret: str) -> str:
 
 def describe(exc: BaseException, *, secret: str = "") -> str:
     """One line saying what was wrong with the data, the key masked, at most 300 characters."""
-    if isinstance(exc, pydantic.ValidationError):
+    # Only code that imported pydantic can have raised its ValidationError: looked up, not
+    # imported, so that a client that never loads pydantic does not pay for its import.
+    pydantic_core = sys.modules.get("pydantic_core")
+    if pydantic_core is not None and isinstance(exc, pydantic_core.ValidationError):
         problems = exc.errors(include_url=False, include_context=False, include_input=False)
         first = problems[0] if problems else {"loc": (), "msg": str(exc)}
         where = ".".join(str(part) for part in first["loc"])

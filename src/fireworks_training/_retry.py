@@ -9,15 +9,11 @@ of the trainer's result polls. Both are public in ``fireworks_training.retries``
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backoff import Backoff
 from ._constants import (
@@ -30,6 +26,11 @@ from ._constants import (
     RETRY_MAX_WAIT_S,
 )
 from .errors import APIConnectionError, APIStatusError
+
+# tenacity (which loads asyncio), asyncio and email are imported where they are used, so
+# that the sync client's import loads none of them.
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -53,6 +54,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     try:
         seconds = float(text)
     except ValueError:
+        import email.utils
+
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError):
@@ -91,6 +94,8 @@ def _sleep_sync(seconds: float) -> None:
 
 
 async def _sleep_async(seconds: float) -> None:
+    import asyncio
+
     await asyncio.sleep(seconds)
 
 
@@ -144,6 +149,8 @@ class RetryPolicy:
         return self.backoff.delay(state.attempt_number)
 
     def _kwargs(self) -> dict[str, Any]:
+        import tenacity
+
         started = [self.clock()]  # reset at each run's first attempt
 
         def before(state: tenacity.RetryCallState) -> None:
@@ -174,10 +181,14 @@ class RetryPolicy:
 
     def retrying(self) -> tenacity.Retrying:
         """A fresh synchronous retry controller."""
+        import tenacity
+
         return tenacity.Retrying(sleep=self.sleep, **self._kwargs())
 
     def async_retrying(self) -> tenacity.AsyncRetrying:
         """A fresh asynchronous retry controller."""
+        import tenacity
+
         return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs())
 
     def call(self, fn: Callable[[], _T]) -> _T:

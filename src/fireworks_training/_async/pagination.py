@@ -39,3 +39,10 @@ class AsyncPager(Generic[T]):
         async for page in self.pages:
             for item in page.items:
                 yield item
+
+    async def _collect(self) -> list[T]:
+        """Every item of every page in one list, gathered page by page."""
+        items: list[T] = []
+        async for page in self.pages:
+            items += page.items
+        return items

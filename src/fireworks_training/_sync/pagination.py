@@ -40,3 +40,10 @@ class SyncPager(Generic[T]):
         for page in self.pages:
             for item in page.items:
                 yield item
+
+    def _collect(self) -> list[T]:
+        """Every item of every page in one list, gathered page by page."""
+        items: list[T] = []
+        for page in self.pages:
+            items += page.items
+        return items

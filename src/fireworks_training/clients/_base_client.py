@@ -13,7 +13,6 @@ status and the server's text (key masked), never an httpx request, reply or exce
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -230,6 +229,8 @@ def _sleep_sync(seconds: float) -> None:
 
 
 async def _sleep_async(seconds: float) -> None:
+    import asyncio  # here, not at the top: the sync client's import does not load asyncio
+
     await asyncio.sleep(seconds)
 
 

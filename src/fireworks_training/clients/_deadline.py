@@ -16,7 +16,6 @@ Both raise ``TimeoutError`` out of the ``with`` block when the deadline ended th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 import itertools
@@ -47,6 +46,8 @@ class AsyncDeadline:
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.expired = False
+        import asyncio  # here, not at the top: the sync client's import does not load asyncio
+
         self._scope = asyncio.timeout(seconds)
 
     async def __aenter__(self) -> AsyncDeadline:
@@ -195,13 +196,17 @@ class _Watchdog:
     def schedule(self, deadline: Deadline) -> None:
         assert deadline.end is not None
         with self._cond:
-            heapq.heappush(self._heap, (deadline.end, next(self._order), deadline))
+            entry = (deadline.end, next(self._order), deadline)
+            heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():  # first use, or forked
                 self._thread = threading.Thread(
                     target=self._run, name="fireworks-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            elif self._heap[0] is entry:
+                # Woken only for a new earliest deadline: the thread already waits until the
+                # earliest one, and waking it on every request costs a thread switch each.
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

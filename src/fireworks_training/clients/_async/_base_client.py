@@ -12,7 +12,6 @@ only to the same origin. Whatever goes wrong is our typed error, raised outside 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
@@ -28,6 +27,8 @@ from .._tls import tls_verify
 __all__ = ["AsyncAPIClient"]
 
 T = TypeVar("T")
+
+_READ = httpx.ByteStream(b"")  # the stream of a reply already read and closed
 
 
 class AsyncAPIClient(AsyncClosing, BaseClient):
@@ -74,6 +75,10 @@ class AsyncAPIClient(AsyncClosing, BaseClient):
                 options["limits"] = self._LIMITS
             http_client = httpx.AsyncClient(**options)
         self._http = http_client
+        # Imported here, not at the top: the sync client's modules import this one, and
+        # the sync client's import loads no asyncio.
+        import asyncio
+
         # Guards what a client resolves once (the account) against concurrent callers.
         self._lock = asyncio.Lock()
         # unasync: async only
@@ -87,6 +92,8 @@ class AsyncAPIClient(AsyncClosing, BaseClient):
         """
         self._closed = True
         # unasync: async only
+        import asyncio
+
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
             return  # its connections belong to the loop it ran on, which alone can close them
         # unasync: end
@@ -106,6 +113,8 @@ class AsyncAPIClient(AsyncClosing, BaseClient):
         if self._http.is_closed:
             raise self._closed_error(http_client=True)
         # unasync: async only
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -164,6 +173,10 @@ class AsyncAPIClient(AsyncClosing, BaseClient):
         finally:
             deadline.release()
             await response.aclose()
+            # httpx's reply and its stream refer to each other: a cycle that only the garbage
+            # collector frees, long after, with the whole body. Nothing reads the stream of a
+            # closed reply, so breaking the cycle frees each page when its last user drops it.
+            response.stream = _READ
 
     async def _read_reply(
         self, response: httpx.Response, deadline: AsyncDeadline

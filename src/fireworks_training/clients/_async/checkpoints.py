@@ -89,8 +89,8 @@ def wrap_rows(row_type: type[R], rows: object) -> list[R]:
         return []
     if not isinstance(rows, list):
         raise ProtocolError(f"a page of {row_type.WHAT}s must be a list, got {type(rows).__name__}")
-    items = [row_type(row) for row in rows if type(row) is dict and type(row.get("name")) is str]
-    if len(items) != len(rows):
+    items = row_type._wrap(rows)
+    if items is None:
         bad = next(
             row for row in rows if not isinstance(row, dict) or not isinstance(row.get("name"), str)
         )
@@ -132,7 +132,7 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
         self, job_id: str | TrainerJobName, *, page_size: int = LIST_PAGE_SIZE
     ) -> list[Checkpoint]:
         """Every row of the trainer job, every page, in server order (oldest first)."""
-        return [row async for row in self.iter_checkpoints(job_id, page_size=page_size)]
+        return await self.iter_checkpoints(job_id, page_size=page_size)._collect()
 
     async def promote_checkpoint(
         self,

@@ -13,7 +13,6 @@ only to the same origin. Whatever goes wrong is our typed error, raised outside 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
@@ -28,6 +27,8 @@ from .._tls import tls_verify
 __all__ = ["SyncAPIClient"]
 
 T = TypeVar("T")
+
+_READ = httpx.ByteStream(b"")  # the stream of a reply already read and closed
 
 
 class SyncAPIClient(Closing, BaseClient):
@@ -74,6 +75,10 @@ class SyncAPIClient(Closing, BaseClient):
                 options["limits"] = self._LIMITS
             http_client = httpx.Client(**options)
         self._http = http_client
+        # Imported here, not at the top: the sync client's modules import this one, and
+        # the sync client's import loads no asyncio.
+        import threading
+
         # Guards what a client resolves once (the account) against concurrent callers.
         self._lock = threading.Lock()
 
@@ -139,6 +144,10 @@ class SyncAPIClient(Closing, BaseClient):
         finally:
             deadline.release()
             response.close()
+            # httpx's reply and its stream refer to each other: a cycle that only the garbage
+            # collector frees, long after, with the whole body. Nothing reads the stream of a
+            # closed reply, so breaking the cycle frees each page when its last user drops it.
+            response.stream = _READ
 
     def _read_reply(self, response: httpx.Response, deadline: Deadline) -> httpx.Response:
         """The reply with its body read: a 2xx over the limit raises, an error's head is kept.

@@ -90,8 +90,8 @@ def wrap_rows(row_type: type[R], rows: object) -> list[R]:
         return []
     if not isinstance(rows, list):
         raise ProtocolError(f"a page of {row_type.WHAT}s must be a list, got {type(rows).__name__}")
-    items = [row_type(row) for row in rows if type(row) is dict and type(row.get("name")) is str]
-    if len(items) != len(rows):
+    items = row_type._wrap(rows)
+    if items is None:
         bad = next(
             row for row in rows if not isinstance(row, dict) or not isinstance(row.get("name"), str)
         )
@@ -133,7 +133,7 @@ class Checkpoints(Models, Operations):
         self, job_id: str | TrainerJobName, *, page_size: int = LIST_PAGE_SIZE
     ) -> list[Checkpoint]:
         """Every row of the trainer job, every page, in server order (oldest first)."""
-        return [row for row in self.iter_checkpoints(job_id, page_size=page_size)]
+        return self.iter_checkpoints(job_id, page_size=page_size)._collect()
 
     def promote_checkpoint(
         self,
