@@ -30,8 +30,9 @@ types: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
+# Tests run on every core, a test file per worker (its module fixtures are set up once).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -W error -q
+	$(BIN)/python -m pytest -W error -q -n auto --maxprocesses 4 --dist loadfile
 
 test: lint types docs pytest bench-smoke
 

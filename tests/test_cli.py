@@ -236,6 +236,20 @@ def test_python_dash_m_and_demo(tmp_path: Path) -> None:
     assert ("step-5", "STATE", "TRAINING") in cells
     assert ("step-12", "BOTH", "TRAINING") in cells
     assert any(kind == "BOTH" and kind_type == "INFERENCE_BASE" for _, kind, kind_type in cells)
+    # The weight-sync table: step, snapshot, loaded as, bytes moved, held-out logprob, sample.
+    syncs = [
+        [cell.strip() for cell in line.split("│")[1:6]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│ ") and line.split("│")[1].strip().isdigit()
+    ]
+    assert len(syncs) >= 3, result.stdout
+    assert syncs[0][2] == "full"
+    assert "delta" in {row[2] for row in syncs}
+    full = [int(row[3].replace(",", "")) for row in syncs if row[2] == "full"]
+    delta = [int(row[3].replace(",", "")) for row in syncs if row[2] == "delta"]
+    assert max(delta) < min(full)
+    logprobs = [float(row[4]) for row in syncs]
+    assert logprobs[-1] > logprobs[0]  # training on the text makes the held-out line likelier
 
 
 def test_checkpoint_table_kinds_from_the_ledger(trained_job: tuple[str, Path], env: Any) -> None:

@@ -207,3 +207,17 @@ def test_page_examples_run(
             env = shell_env(shell_emulator, shell_emulator.create_trainer_job())
         run_blocks(text, str(page), namespace, env, tmp_path)
     namespace.clear()
+
+
+def test_the_reference_names_every_public_name() -> None:
+    import fireworks_training
+    from fireworks_training import client, deployment, fireworks_client, sampling, trainer
+    from fireworks_training import weight_syncer as syncer_module
+
+    page = (ROOT / "docs" / "reference.md").read_text()
+    root = page.split("## Drop-in module paths")[0]
+    missing = [n for n in fireworks_training.__all__ if f"`{n}`" not in root]
+    assert missing == []
+    for module in (client, trainer, fireworks_client, deployment, syncer_module, sampling):
+        row = next(line for line in page.splitlines() if f"`{module.__name__}`" in line)
+        assert [n for n in module.__all__ if f"`{n}`" not in row] == [], module.__name__

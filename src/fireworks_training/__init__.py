@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .checkpoints.types import CheckpointRow, JobState, TrainerJob
     from .checkpoints.weight_sync import PeriodicWeightSync
     from .checkpoints.workflow import ResumeInfo, TrainingCheckpoints
-    from .clients._profiles import ModelDetailsUnavailableError, TrainingShapeProfile
+    from .clients._profiles import TrainingShapeProfile
     from .clients.deployment_sampler import DeploymentSampler, SampledCompletion
     from .clients.deployments import (
         DEFAULT_CHECKSUM_FORMAT,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .clients.sampling import FiretitanSamplingClient
     from .clients.trainer import FiretitanServiceClient, FiretitanTrainingClient
     from .clients.weight_syncer import WeightSyncer
+    from .errors import ModelDetailsUnavailableError
     from .operations import AsyncOperation, Operation
     from .pagination import AsyncPager, Page, SyncPager
     from .retries import PollTuning, RetryPolicy
@@ -133,7 +134,7 @@ _SOURCES: dict[str, str] = {
     "JobState": ".checkpoints.types",
     "LedgerWarning": ".checkpoints.ledger",
     "Model": ".checkpoints",
-    "ModelDetailsUnavailableError": ".clients._profiles",
+    "ModelDetailsUnavailableError": ".errors",
     "ModelName": ".checkpoints",
     "Operation": ".operations",
     "Page": ".pagination",

@@ -73,7 +73,10 @@ _EXTRA_COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "emulator": ("emulator", ("starlette", "uvicorn"), ".emulator.command"),
     "migrate": ("migrate", ("libcst",), ".migrate.runner"),
 }
-_EXTRA_HELP = {"emulator": "run the emulator", "migrate": "rewrite legacy promote calls"}
+_EXTRA_HELP = {
+    "emulator": "run the emulator",
+    "migrate": "rewrite official SDK imports and legacy promote calls",
+}
 
 
 def _installed(module: str) -> bool:

@@ -23,14 +23,24 @@ Runtime failures::
     ├── AccountResolutionError        the API key's account could not be determined
     ├── TrainerJobError               a trainer job is in a state the call cannot go on from
     ├── TrainerJobTimeoutError        waiting for a trainer job ran out (also a TimeoutError)
-    └── CheckpointNotFoundError       nothing on the server matches what was asked for
+    ├── CheckpointNotFoundError       nothing on the server matches what was asked for
+    ├── CheckpointExistsError         a save would replace a checkpoint the server holds
+    ├── LedgerStorageError            the storage behind log_path failed a read or a write
+    ├── LogPathInUseError             another training loop writes to the same log_path
+    └── (deployments, weight sync and sampling: see the section at the end of this module)
+
+with two refinements of ``APIStatusError`` and ``ProtocolError``: ``ModelDetailsUnavailableError``
+(``model_is_moe`` could not read the model) and ``TruncatedStreamError`` (a completion stream
+that ended early; retried).
 
 Bad input, raised before any request is sent::
 
     InvalidArgumentError (ValueError)
     ├── InvalidNameError              a resource name or checkpoint name off its grammar
     ├── InvalidModelIdError           an output model id off its grammar
-    └── InvalidReferenceError         a load reference or init_from_checkpoint off its grammar
+    ├── InvalidReferenceError         a load reference or init_from_checkpoint off its grammar
+    └── LogPathError                  log_path cannot hold a ledger
+        └── MissingExtraError         a log_path URL needs a package (also an ImportError)
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ __all__ = [
     "AccountResolutionError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointExistsError",
     "CheckpointNotFoundError",
     "ClientClosedError",
     "ConflictError",
@@ -55,6 +66,11 @@ __all__ = [
     "InvalidModelIdError",
     "InvalidNameError",
     "InvalidReferenceError",
+    "LedgerStorageError",
+    "LogPathError",
+    "LogPathInUseError",
+    "MissingExtraError",
+    "ModelDetailsUnavailableError",
     "NotFoundError",
     "OperationError",
     "OperationTimeoutError",
@@ -64,6 +80,7 @@ __all__ = [
     "RequestFailedError",
     "TrainerJobError",
     "TrainerJobTimeoutError",
+    "TruncatedStreamError",
     "status_error_class",
 ]
 
@@ -154,6 +171,10 @@ class InternalServerError(APIStatusError):
     """5xx: the server failed."""
 
 
+class ModelDetailsUnavailableError(APIStatusError):
+    """``model_is_moe`` could not read the model (``status_code``: 403/404 = not visible)."""
+
+
 class APIConnectionError(APIError):
     """The request got no HTTP answer (refused, reset, DNS, TLS), or no whole one in time.
 
@@ -191,6 +212,10 @@ class ProtocolError(APIError):
         self.status_code = status_code
         self.method = method
         self.path = path
+
+
+class TruncatedStreamError(ProtocolError):
+    """The event stream ended before a choice had its ``finish_reason`` (retried)."""
 
 
 class ClientClosedError(FireworksError):
@@ -248,6 +273,18 @@ class CheckpointNotFoundError(FireworksError):
     """No checkpoint on the server matches what was asked for."""
 
 
+class CheckpointExistsError(FireworksError):
+    """A save would replace a checkpoint the server holds; nothing was sent."""
+
+
+class LedgerStorageError(FireworksError):
+    """A read or write of the run's records failed on its storage."""
+
+
+class LogPathInUseError(FireworksError):
+    """Another training loop holds (or took over) the run's ``log_path``."""
+
+
 class InvalidArgumentError(ValueError):
     """Bad input, found before any request was sent."""
 
@@ -276,6 +313,14 @@ class InvalidReferenceError(InvalidArgumentError):
     def __init__(self, message: str, *, value: object) -> None:
         super().__init__(message)
         self.value = value
+
+
+class LogPathError(InvalidArgumentError):
+    """``log_path`` is not a usable run directory (a file, dangling, read-only, ...)."""
+
+
+class MissingExtraError(LogPathError, ImportError):
+    """A ``log_path`` URL needs fsspec (or its scheme's package), which is not installed."""
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

@@ -91,6 +91,8 @@ def test_refused_constructor_forms(
     with pytest.raises(error, match=match) as caught:
         make(policy, **kwargs)
     assert "\n" not in str(caught.value)
+    if error is NotImplementedError:  # says what to write instead
+        assert "is not supported by fireworks-training: " in str(caught.value)
     assert fake.sessions == []
 
 
@@ -316,8 +318,11 @@ def test_server_capabilities(service: FiretitanServiceClient, fake: FakeTrainer)
     ],
 )
 def test_service_refusals(service: FiretitanServiceClient, call: Any, match: str) -> None:
-    with pytest.raises(NotImplementedError, match=match):
+    with pytest.raises(NotImplementedError, match=match) as caught:
         call(service)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "is not supported by fireworks-training: " in message  # and what to write instead
 
 
 def test_sampling_needs_an_attached_deployment(service: FiretitanServiceClient) -> None:

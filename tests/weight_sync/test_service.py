@@ -104,6 +104,24 @@ def test_a_pinned_sampler_refuses_once_its_snapshot_is_replaced(emu: Emulator) -
             client.close()
 
 
+def test_a_pinned_sampler_refuses_after_a_direct_manager_hot_load(emu: Emulator) -> None:
+    # A DeploymentManager call outside the chain, in the same process, replaces the pin too.
+    with attached(emu) as rig:
+        base = rig.trainer.save_weights_for_sampler("step-0").result().path
+        pinned = rig.service.create_sampling_client(model_path=base)
+        other = rig.service.create_training_client(BASE_MODEL)
+        foreign = other.save_weights_for_sampler_ext("theirs", checkpoint_type="base")
+        assert rig.manager.hotload_and_wait(rig.deployment_id, BASE_MODEL, foreign.snapshot_name)
+        assert rig.current() == [foreign.snapshot_name]
+        with pytest.raises(StaleSnapshotError, match=repr(foreign.snapshot_name)):
+            pinned.sample(model_input(), 1, greedy()).result()
+        # A signal alone leaves what is served unknown: refused until a status read says.
+        rig.manager.hotload(rig.deployment_id, BASE_MODEL, base)
+        with pytest.raises(StaleSnapshotError, match="no common snapshot"):
+            pinned.compute_logprobs(model_input()).result()
+        pinned.close()
+
+
 def test_a_closed_sampler_takes_no_request(emu: Emulator) -> None:
     with attached(emu) as rig:
         saved = rig.trainer.save_weights_for_sampler("step-0").result()

@@ -17,6 +17,12 @@ from fireworks_training.clients.fireworks import FireworksClient
 from .worker import Target
 
 WORKER = Path(__file__).with_name("worker.py")
+# The worker never needs torch, and tinker imports it when installed: seconds per start, and
+# the crash trials start a worker about forty times. A None entry makes ``import torch`` fail.
+_WITHOUT_TORCH = (
+    "import runpy, sys; sys.modules['torch'] = None; "
+    f"runpy.run_path({str(WORKER)!r}, run_name='__main__')"
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,7 +38,7 @@ def kill_at(
 ) -> None:
     """Run the worker and SIGKILL it ``delay_s`` after it reports ``kill_step`` (or let it
     tear its ledger line of ``kill_step`` and kill itself)."""
-    command = [sys.executable, str(WORKER), json.dumps(asdict(target))]
+    command = [sys.executable, "-c", _WITHOUT_TORCH, json.dumps(asdict(target))]
     command += ["--steps", str(steps), "--interval", str(interval)]
     if tear:
         command += ["--tear-at", str(kill_step)]

@@ -11,17 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import FireworksError
+from ..errors import CheckpointExistsError
 from .kinds import CheckpointKind
 from .ledger import LedgerRecord
 from .names import step_of
 from .types import Checkpoint
 
 __all__ = ["CheckpointExistsError", "SaveGuard", "Saved", "state_ids"]
-
-
-class CheckpointExistsError(FireworksError):
-    """A save would replace a checkpoint the server holds; nothing was sent."""
 
 
 @dataclass

@@ -7,10 +7,10 @@ with typed, cached properties; see ``_models.py``. ``row.name`` is the name stri
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .._models import WireObject, wire_bool, wire_int, wire_property, wire_str, wire_time
 from ..errors import InvalidNameError, ProtocolError
@@ -32,11 +32,32 @@ __all__ = [
     "newest_first",
 ]
 
+N = TypeVar("N")
+E = TypeVar("E")
+
 
 def _name(obj: WireObject) -> str:
     name = wire_str(obj, "name", required=True)
     assert name is not None  # required
     return name
+
+
+def _parse_name(obj: WireObject, parse: Callable[[str], N]) -> N:
+    """``parse(name)``; a name off the grammar is the server's fault: a ``ProtocolError``."""
+    try:
+        return parse(_name(obj))
+    except InvalidNameError as exc:
+        raise ProtocolError(f"{obj.describe()}: {exc}") from None
+
+
+def _list_of(obj: WireObject, key: str, kind: type[E], expected: str) -> list[E]:
+    """A list of ``kind`` (empty when absent); anything else is malformed."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(v, kind) for v in value):
+        return list(value)
+    raise obj.malformed(key, expected, value)
 
 
 class CheckpointRow(WireObject):
@@ -120,10 +141,7 @@ class Checkpoint(CheckpointRow):
     @wire_property
     def resource_name(self) -> CheckpointName:
         """The parsed 4-segment name."""
-        try:
-            return CheckpointName.parse(self.name)
-        except InvalidNameError as exc:
-            raise ProtocolError(f"{self.describe()}: {exc}") from None
+        return _parse_name(self, CheckpointName.parse)
 
     @wire_property
     def job_id(self) -> str:
@@ -155,12 +173,7 @@ class PeftDetails(WireObject):
     @wire_property
     def target_modules(self) -> list[str]:
         """``targetModules``."""
-        value = self.get("targetModules")
-        if value is None:
-            return []
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
-        raise self.malformed("targetModules", "a list of strings", value)
+        return _list_of(self, "targetModules", str, "a list of strings")
 
 
 class Model(WireObject):
@@ -211,10 +224,7 @@ class Model(WireObject):
     @wire_property
     def resource_name(self) -> ModelName:
         """The parsed model name."""
-        try:
-            return ModelName.parse(self.name)
-        except InvalidNameError as exc:
-            raise ProtocolError(f"{self.describe()}: {exc}") from None
+        return _parse_name(self, ModelName.parse)
 
     @wire_property
     def model_id(self) -> str:
@@ -241,12 +251,7 @@ class RpcStatus(WireObject):
     @wire_property
     def details(self) -> list[dict[str, Any]]:
         """``details`` entries."""
-        value = self.get("details")
-        if value is None:
-            return []
-        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            return list(value)
-        raise self.malformed("details", "a list of objects", value)
+        return _list_of(self, "details", dict, "a list of objects")
 
 
 class OperationStatus(WireObject):
@@ -415,10 +420,7 @@ class TrainerJob(WireObject):
     @wire_property
     def resource_name(self) -> TrainerJobName:
         """The parsed job name."""
-        try:
-            return TrainerJobName.parse(self.name)
-        except InvalidNameError as exc:
-            raise ProtocolError(f"{self.describe()}: {exc}") from None
+        return _parse_name(self, TrainerJobName.parse)
 
     @wire_property
     def job_id(self) -> str:

@@ -13,9 +13,9 @@ import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from .._closing import Closing
 from ..errors import ConflictError, InvalidArgumentError
 from .guard import CheckpointExistsError, Saved, SaveGuard
 from .kinds import CheckpointKind
@@ -88,7 +88,7 @@ def _job_reference(trainer_job_id: object) -> tuple[str, str]:
     return TrainerJobName("a", trainer_job_id).job_id, trainer_job_id
 
 
-class TrainingCheckpoints:
+class TrainingCheckpoints(Closing):
     """Checkpointing for a custom training loop: periodic saves, resume, final promotion.
 
     ``log_path`` is a local folder or an fsspec URL (``s3://bucket/run``; needs the
@@ -329,17 +329,6 @@ class TrainingCheckpoints:
     def close(self) -> None:
         """Give up this loop's claim on ``log_path`` (a later run need not wait for it)."""
         self.ledger.lease.release()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # Resuming -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from ..errors import (
     APIStatusError,
     InvalidArgumentError,
     ProtocolError,
+    TruncatedStreamError,
     status_error_class,
 )
 
@@ -37,10 +38,6 @@ __all__ = [
 
 COMPLETIONS_PATH = "/inference/v1/completions"
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls"})
-
-
-class TruncatedStreamError(ProtocolError):
-    """The event stream ended before a choice had its ``finish_reason`` (retried)."""
 
 
 @dataclass

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import APIStatusError, InvalidArgumentError, ProtocolError
+from ..errors import (
+    APIStatusError,
+    InvalidArgumentError,
+    ModelDetailsUnavailableError,
+    ProtocolError,
+)
 from ._base_client import Request
 
 __all__ = [
@@ -139,10 +144,6 @@ def _number(source: Mapping[str, Any], key: str, default: int) -> int:
     if isinstance(value, str) and value.isdigit():  # int64 travels as a decimal string
         return int(value)
     raise ProtocolError(f"training shape version: {key} must be an integer, got {value!r:.80}")
-
-
-class ModelDetailsUnavailableError(APIStatusError):
-    """``model_is_moe`` could not read the model (``status_code``: 403/404 = not visible)."""
 
 
 def model_details_unavailable(exc: APIStatusError) -> ModelDetailsUnavailableError:

@@ -14,11 +14,11 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import tinker
 
+from .._closing import Closing
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, HEARTBEAT_INTERVAL_S
 from .._retry import PollTuning, RetryPolicy
 from ..checkpoints.names import check_load_reference
@@ -42,13 +42,23 @@ __all__ = ["FiretitanServiceClient"]
 
 _log = logging.getLogger("fireworks_training.trainer")
 _TINKER_BASE_URL_ENV = "TINKER_BASE_URL"
+_CREATE_JOB = (
+    "create the job with TrainerJobManager(...).create_and_wait(config) and pass its "
+    "base_url to FiretitanServiceClient(base_url=..., api_key=...)"
+)
 _REFUSED_KWARGS = {
-    "display_name": "FiretitanServiceClient(display_name=...) (the trainer protocol has none)",
-    "managed_config": "managed provisioning (FiretitanServiceClient.from_firetitan_config)",
+    "display_name": (
+        "FiretitanServiceClient(display_name=...) (the trainer protocol has none)",
+        "drop display_name; name the trainer job with TrainerJobConfig(display_name=...)",
+    ),
+    "managed_config": (
+        "managed provisioning (FiretitanServiceClient.from_firetitan_config)",
+        _CREATE_JOB,
+    ),
 }
 
 
-class FiretitanServiceClient(tinker.ServiceClient):
+class FiretitanServiceClient(Closing, tinker.ServiceClient):
     """A trainer endpoint: creates training clients and keeps the session alive.
 
     ``FiretitanServiceClient(base_url=url, api_key=key)`` as the official SDK writes it, or
@@ -87,7 +97,7 @@ class FiretitanServiceClient(tinker.ServiceClient):
                 f"base_url (the trainer URL) is required, or set {_TINKER_BASE_URL_ENV}"
             )
         if is_serverless(url):
-            unsupported("serverless training (a .../training/v1/serverless base_url)")
+            unsupported("serverless training (a .../training/v1/serverless base_url)", _CREATE_JOB)
         headers = {
             **(default_headers or {}),
             **(default_headers_overrides or {}),
@@ -108,7 +118,7 @@ class FiretitanServiceClient(tinker.ServiceClient):
     @classmethod
     def from_firetitan_config(cls, *args: Any, **kwargs: Any) -> NoReturn:
         """Not supported: provision with ``TrainerJobManager`` and pass its trainer URL."""
-        unsupported("managed provisioning (from_firetitan_config)")
+        unsupported("managed provisioning (from_firetitan_config)", _CREATE_JOB)
 
     @property
     def base_url(self) -> str:
@@ -191,7 +201,10 @@ class FiretitanServiceClient(tinker.ServiceClient):
     ) -> FiretitanTrainingClient:
         """tinker's name for a LoRA training client (rank 32 unless given); not a future."""
         if optimizer is not None:
-            unsupported("create_lora_training_client(optimizer=...) (the trainer runs Adam)")
+            unsupported(
+                "create_lora_training_client(optimizer=...) (the trainer runs Adam)",
+                "drop optimizer and pass tinker.AdamParams to optim_step",
+            )
         return self.create_training_client(
             base_model,
             lora_rank=rank,
@@ -360,7 +373,10 @@ class FiretitanServiceClient(tinker.ServiceClient):
         optimizer: bool,
     ) -> FiretitanTrainingClient:
         if weights_access_token is not None:
-            unsupported("create_training_client_from_state(weights_access_token=...)")
+            unsupported(
+                "create_training_client_from_state(weights_access_token=...)",
+                "drop weights_access_token; the trainer reads checkpoints with your API key",
+            )
         if isinstance(user_metadata, str):
             raise InvalidArgumentError(
                 "pass base_model= as a keyword (the second argument is user_metadata)"
@@ -496,19 +512,28 @@ class FiretitanServiceClient(tinker.ServiceClient):
 
     def create_rest_client(self) -> NoReturn:
         """Not supported: tinker's REST API (use ``list_checkpoints`` / the control plane)."""
-        unsupported("create_rest_client (tinker's REST API)")
+        unsupported(
+            "create_rest_client (tinker's REST API)",
+            "list checkpoints with FireworksClient(...).list_checkpoints(job_id) and read the "
+            "job (its base model) with TrainerJobManager(...).get(job_id)",
+        )
 
     def copy_weights(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not supported: copying weights between tinker projects."""
-        unsupported("copy_weights")
+        unsupported(
+            "copy_weights", "promote the checkpoint with FireworksClient.promote_checkpoint"
+        )
 
     def create_custom_loss(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not supported: server-side custom losses (use ``forward_backward_custom``)."""
-        unsupported("create_custom_loss (server-side losses)")
+        unsupported(
+            "create_custom_loss (server-side losses)",
+            "compute the loss locally with forward_backward_custom(data, loss_fn)",
+        )
 
     def get_console_url(self) -> NoReturn:
         """Not supported: Fireworks trainers have no tinker console."""
-        unsupported("get_console_url")
+        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
 
     def get_telemetry(self) -> None:
         """None: this client sends no telemetry."""
@@ -704,24 +729,16 @@ class FiretitanServiceClient(tinker.ServiceClient):
         backend = self._backend()
         return backend.chain.state().loaded is None
 
-    def __enter__(self) -> FiretitanServiceClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _refuse(project_id: str | None, unknown: dict[str, Any]) -> None:
     if project_id is not None:
-        unsupported("FiretitanServiceClient(project_id=...) (Fireworks has no tinker projects)")
+        unsupported(
+            "FiretitanServiceClient(project_id=...) (Fireworks has no tinker projects)",
+            "drop project_id",
+        )
     for name in unknown:
         if name in _REFUSED_KWARGS:
-            unsupported(_REFUSED_KWARGS[name])
+            unsupported(*_REFUSED_KWARGS[name])
     if unknown:
         names = ", ".join(sorted(unknown))
         raise TypeError(f"FiretitanServiceClient() got unexpected keyword arguments: {names}")

@@ -18,15 +18,14 @@ import logging
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .._retry import PollTuning, RetryPolicy
 from ..errors import ClientClosedError, FireworksError, InvalidArgumentError, RequestFailedError
 from ..futures import CallbackFuture, TrainerFuture
 from ._trainer_api import MAX_CONNECTIONS, AsyncTrainerAPI
 
-__all__ = ["Closing", "LoopThread", "OpSequencer", "TrainerConnection", "connect"]
+__all__ = ["LoopThread", "OpSequencer", "TrainerConnection", "connect"]
 
 T = TypeVar("T")
 _log = logging.getLogger("fireworks_training.trainer")
@@ -124,24 +123,6 @@ def connect(
         tuning=tuning,
     )
     return TrainerConnection(api)
-
-
-class Closing:
-    """Closed at the end of a ``with`` block."""
-
-    def close(self) -> None:
-        raise NotImplementedError  # pragma: no cover
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @dataclass

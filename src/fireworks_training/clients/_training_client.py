@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import tinker
 
+from .._closing import Closing
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from .._retry import PollTuning, RetryPolicy
 from ..checkpoints.kinds import SamplerCheckpointType, choose_sampler_type
@@ -26,7 +27,7 @@ from ..errors import InvalidArgumentError, WeightSyncError
 from ..futures import TrainerFuture, chain
 from . import _trainer_custom_loss as custom
 from . import _trainer_wire as wire
-from ._trainer_engine import Closing, OpSequencer, TrainerConnection, connect
+from ._trainer_engine import OpSequencer, TrainerConnection, connect
 
 if TYPE_CHECKING:
     from ._service_client import FiretitanServiceClient
@@ -38,9 +39,9 @@ __all__ = ["FiretitanTrainingClient"]
 FwdBwd = tinker.types.ForwardBackwardOutput
 
 
-def unsupported(what: str) -> NoReturn:
-    """One line saying what this SDK does not support, and raised before any request."""
-    raise NotImplementedError(f"{what} is not supported by fireworks-training")
+def unsupported(what: str, instead: str) -> NoReturn:
+    """One line saying what this SDK does not support and what to write instead; no request."""
+    raise NotImplementedError(f"{what} is not supported by fireworks-training: {instead}")
 
 
 def _fb_output(body: dict[str, Any], _: str) -> FwdBwd:
@@ -227,7 +228,10 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         self, data: Sequence[Any], loss_type_input: str, output: str, pooling: str
     ) -> Any:
         if output != "logprobs":
-            unsupported(f"forward_backward_custom(output={output!r}) (embedding outputs)")
+            unsupported(
+                f"forward_backward_custom(output={output!r}) (embedding outputs)",
+                "use output='logprobs'",
+            )
         if loss_type_input != "logprobs":
             raise InvalidArgumentError(
                 f"loss_type_input must be 'logprobs', got {loss_type_input!r}"
@@ -253,7 +257,10 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
 
     def forward_backward_contrastive(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not supported: contrastive (embedding) training."""
-        unsupported("forward_backward_contrastive")
+        unsupported(
+            "forward_backward_contrastive",
+            "write the loss as a function of logprobs for forward_backward_custom(data, loss_fn)",
+        )
 
     # Optimizer -------------------------------------------------------------------------------
 
@@ -319,7 +326,10 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         save goes on on the trainer).
         """
         if user_metadata is not None:
-            unsupported("save_state(user_metadata=...)")
+            unsupported(
+                "save_state(user_metadata=...)",
+                "drop user_metadata; TrainingCheckpoints keeps per-save data in its ledger",
+            )
         if not isinstance(overwrite, bool):
             raise InvalidArgumentError(f"overwrite must be True or False, got {overwrite!r}")
         fields: dict[str, Any] = {"path": check_checkpoint_name(name)}
@@ -370,7 +380,10 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         self, path: str, weights_access_token: str | None, *, optimizer: bool
     ) -> TrainerFuture[tinker.types.LoadWeightsResponse]:
         if weights_access_token is not None:
-            unsupported("load_state(weights_access_token=...)")
+            unsupported(
+                "load_state(weights_access_token=...)",
+                "drop weights_access_token; the trainer reads checkpoints with your API key",
+            )
         fields = {"path": check_load_reference(path), "optimizer": optimizer}
         return self._ops.enqueue(
             "load_weights", fields, lambda body, _: wire.load_weights_response(body)
@@ -411,7 +424,10 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         sampler save of this client succeeded, then ``delta``.
         """
         if user_metadata is not None:
-            unsupported("save_weights_for_sampler(user_metadata=...)")
+            unsupported(
+                "save_weights_for_sampler(user_metadata=...)",
+                "drop user_metadata; TrainingCheckpoints keeps per-save data in its ledger",
+            )
         snapshot, fields = self._sampler_request(
             name, ttl_seconds, checkpoint_type, export_precision, metadata
         )
@@ -499,11 +515,17 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
 
     def save_weights_external(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not supported: exports outside Fireworks storage."""
-        unsupported("save_weights_external")
+        unsupported(
+            "save_weights_external",
+            "save_weights_for_sampler(name), then FireworksClient.promote_checkpoint(...)",
+        )
 
     async def save_weights_external_async(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not supported: exports outside Fireworks storage."""
-        unsupported("save_weights_external_async")
+        unsupported(
+            "save_weights_external_async",
+            "save_weights_for_sampler(name), then FireworksClient.promote_checkpoint(...)",
+        )
 
     # tinker returns a future that also acts as a client; this returns the client itself.
     def save_weights_and_get_sampling_client(  # type: ignore[override]
@@ -515,7 +537,10 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         first) and the sampling client is pinned to it.
         """
         if kwargs.get("kind", "snapshot") != "snapshot":
-            unsupported(f"save_weights_and_get_sampling_client(kind={kwargs['kind']!r})")
+            unsupported(
+                f"save_weights_and_get_sampling_client(kind={kwargs['kind']!r})",
+                "drop kind (a sampler snapshot is hot-loaded onto the attached deployment)",
+            )
         self._sampler_owner()  # before the save: without a deployment nothing is sent
         saved = self.save_weights_for_sampler(name or f"sampler-{secrets.token_hex(4)}").result()
         return self.create_sampling_client(saved.path, retry_config)
@@ -575,11 +600,14 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
 
     def get_tokenizer(self) -> NoReturn:
         """Not supported: the trainer names no tokenizer; load it with ``transformers``."""
-        unsupported("get_tokenizer")
+        unsupported(
+            "get_tokenizer",
+            "load the base model's tokenizer with transformers.AutoTokenizer.from_pretrained",
+        )
 
     def get_console_url(self) -> NoReturn:
         """Not supported: Fireworks trainers have no tinker console."""
-        unsupported("get_console_url")
+        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
 
     def get_telemetry(self) -> None:
         """None: this client sends no telemetry."""

@@ -46,6 +46,7 @@ __all__ = [
     "ReplicaStatus",
     "Snapshot",
     "SnapshotLog",
+    "chain_state",
     "incremental_metadata",
     "load_progress",
     "next_sampler_type",
@@ -364,6 +365,24 @@ class ChainState:
         """Forget everything (re-attached to another trainer job, or asked to)."""
         self.loaded = self.root = self.attempted = None
         self.generation += 1
+
+    def replaced(self, identity: str | None) -> None:
+        """A hot-load outside the chain: ``identity`` is served (None: not known yet)."""
+        self.loaded, self.root, self.attempted = identity, None, None
+        self.generation += 1
+
+
+_CHAIN_STATES: dict[str, ChainState] = {}
+
+
+def chain_state(hotload_api_url: str, deployment: str) -> ChainState:
+    """What this process knows ``deployment`` serves: one record for every client of it.
+
+    Shared by the sync and async chains, the samplers pinned through them and the direct
+    ``DeploymentManager.hotload*`` calls, so a load by any of them is seen by all.
+    """
+    key = f"{hotload_api_url}|{deployment}"
+    return _CHAIN_STATES.setdefault(key, ChainState())  # setdefault: one winner per key
 
 
 class PlanKind(enum.Enum):

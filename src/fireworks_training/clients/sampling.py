@@ -20,11 +20,11 @@ import dataclasses
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import tinker
 
+from .._closing import Closing
 from ..errors import (
     InvalidArgumentError,
     ProtocolError,
@@ -64,7 +64,8 @@ class _Loop:
 class SnapshotPin:
     """The snapshot a sampling client was made for, and how to tell it is still served.
 
-    ``state`` is this process's view of the deployment (updated by every sync);
+    ``state`` is this process's view of the deployment (updated by every sync and by every
+    ``DeploymentManager.hotload*`` call of this process);
     ``read_replicas`` reads every replica's status now.
     """
 
@@ -129,7 +130,7 @@ def _sequence(stop_reason: str, tokens: list[int], logprobs: list[float], index:
     return tinker.types.SampledSequence(**fields)
 
 
-class FiretitanSamplingClient:
+class FiretitanSamplingClient(Closing):
     """Samples and scores prompts on a deployment, in tinker's ``SamplingClient`` shape.
 
     ``deployment_sampler`` is the :class:`~.deployment_sampler.DeploymentSampler` underneath
@@ -340,9 +341,10 @@ class FiretitanSamplingClient:
         return await asyncio.wrap_future(self.compute_logprobs(prompt))
 
     def check_snapshot(self) -> str | None:
-        """Ask every replica: the snapshot they all serve; raises when a pin is not served.
+        """Ask every replica whether they all serve the pinned snapshot; returns it.
 
-        Unpinned, returns what every replica serves (None when they differ or none is up).
+        Raises :class:`StaleSnapshotError` when they do not, and ``InvalidArgumentError`` on
+        a client that is not pinned.
         """
         pin = self._pin
         if pin is None or pin.read_replicas is None:
@@ -404,14 +406,3 @@ class FiretitanSamplingClient:
             await self.deployment_sampler.close()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

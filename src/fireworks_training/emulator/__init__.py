@@ -1,7 +1,7 @@
 """The offline Fireworks: control plane and trainers in one ASGI app (``emulator`` extra).
 
-``Emulator`` is imported lazily, so importing this package (for example through the pytest
-plugin) does not need starlette, uvicorn or numpy.
+``Emulator`` and ``Settings`` are imported lazily, so importing this package (for example
+through the pytest plugin) does not need starlette, uvicorn or numpy.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .server import Emulator
+    from .settings import Settings
 
-__all__ = ["Emulator"]
+__all__ = ["Emulator", "Settings"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from .server import Emulator
 
         return Emulator
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

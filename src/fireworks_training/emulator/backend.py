@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .catalog_service import Catalog
 from .deployments import Deployments
 from .faults import Faults
 from .held import HeldRequests
@@ -68,6 +69,7 @@ class Backend:
         self.store = Store(root)
         self.jobs = Jobs(self.store, self.clock, settings)
         self.rows = Rows(self.store, self.clock, settings)
+        self.catalog = Catalog(self.store, self.clock, settings)
         self.promotions = Promotions(self.store, self.clock, settings, self.jobs, self.rows)
         self.trainers = Trainers(self.store, self.clock, settings, self.jobs, self.rows)
         self.deployments = Deployments(self.store, self.clock, settings, self.jobs)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from .catalog import DEFAULT_BASE_MODEL
+
 __all__ = [
     "DEFAULT_BASE_MODEL",
     "VOCAB",
@@ -26,7 +28,6 @@ __all__ = [
 ]
 
 VOCAB = 256
-DEFAULT_BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 _INIT_SCALE = 0.02
 _LORA_INIT_SCALE = 0.01
 

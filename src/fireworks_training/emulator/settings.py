@@ -10,6 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict
 
+from .catalog import (
+    DEFAULT_BASE_MODELS,
+    DEFAULT_TRAINING_SHAPES,
+    BaseModelSpec,
+    TrainingShapeSpec,
+    check_unique,
+)
+
 __all__ = ["PROMOTION_MODES", "Settings", "SettingsOverrides"]
 
 PROMOTION_MODES = ("sync", "async")
@@ -32,6 +40,9 @@ class Settings:
     download time), ``legacy_reset_prompt_cache`` (refuse that signal field, as an older
     gateway does), ``sync_swap_busy`` (a SYNC deployment answers 425 while every replica
     swaps weights).
+    Catalog: ``base_models`` (what ``GET /v1/accounts/{a}/models/{m}`` describes besides
+    promoted models) and ``training_shapes`` (one spec per shape version);
+    :meth:`add_base_model` and :meth:`add_training_shape` publish more while serving.
     State changes after a duration (a job starting, a promotion finishing, a future expiring)
     follow the emulator's clock, which ``Emulator.advance_time`` moves; ``long_poll_seconds``
     is wall time.
@@ -53,6 +64,8 @@ class Settings:
     hotload_seconds: float = 0.0
     legacy_reset_prompt_cache: bool = False
     sync_swap_busy: bool = True
+    base_models: tuple[BaseModelSpec, ...] = DEFAULT_BASE_MODELS
+    training_shapes: tuple[TrainingShapeSpec, ...] = DEFAULT_TRAINING_SHAPES
 
     def __post_init__(self) -> None:
         self.set_promotion_mode(self.promotion_mode, self.promotion_seconds)
@@ -60,6 +73,21 @@ class Settings:
             value = getattr(self, f.name)
             if f.name.endswith("_seconds") and value < 0:
                 raise ValueError(f"{f.name} must not be negative, got {value}")
+        self.base_models = tuple(self.base_models)
+        self.training_shapes = tuple(self.training_shapes)
+        check_unique(self.base_models, self.training_shapes)
+
+    def add_base_model(self, spec: BaseModelSpec) -> None:
+        """Publish one more base model; a name already published is a ``ValueError``."""
+        models = (*self.base_models, spec)
+        check_unique(models, self.training_shapes)
+        self.base_models = models
+
+    def add_training_shape(self, spec: TrainingShapeSpec) -> None:
+        """Publish one more shape version, the newest of its shape (a repeat: ``ValueError``)."""
+        shapes = (*self.training_shapes, spec)
+        check_unique(self.base_models, shapes)
+        self.training_shapes = shapes
 
     def set_promotion_mode(self, mode: str, seconds: float | None = None) -> None:
         """``sync`` answers the model at once; ``async`` answers a long-running operation."""
@@ -95,3 +123,5 @@ class SettingsOverrides(TypedDict, total=False):
     hotload_seconds: float
     legacy_reset_prompt_cache: bool
     sync_swap_busy: bool
+    base_models: tuple[BaseModelSpec, ...]
+    training_shapes: tuple[TrainingShapeSpec, ...]

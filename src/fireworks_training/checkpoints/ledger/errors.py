@@ -1,4 +1,4 @@
-"""What can go wrong with a run's ``log_path``.
+"""What can go wrong with a run's ``log_path`` (the classes live in ``errors``).
 
 ::
 
@@ -12,22 +12,6 @@
 
 from __future__ import annotations
 
-from ...errors import FireworksError, InvalidArgumentError
+from ...errors import LedgerStorageError, LogPathError, LogPathInUseError, MissingExtraError
 
 __all__ = ["LedgerStorageError", "LogPathError", "LogPathInUseError", "MissingExtraError"]
-
-
-class LogPathError(InvalidArgumentError):
-    """``log_path`` is not a usable run directory (a file, dangling, read-only, ...)."""
-
-
-class MissingExtraError(LogPathError, ImportError):
-    """A ``log_path`` URL needs fsspec (or its scheme's package), which is not installed."""
-
-
-class LedgerStorageError(FireworksError):
-    """A read or write of the run's records failed on its storage."""
-
-
-class LogPathInUseError(FireworksError):
-    """Another training loop holds (or took over) the run's ``log_path``."""

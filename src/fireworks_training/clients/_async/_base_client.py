@@ -13,11 +13,11 @@ only to the same origin. Whatever goes wrong is our typed error, raised outside 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 
 import httpx
 
+from ..._closing import AsyncClosing
 from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from ...errors import FireworksError
 from .._base_client import BaseClient, Request, resolve_api_key
@@ -31,7 +31,7 @@ T = TypeVar("T")
 _READ = httpx.ByteStream(b"")  # the stream of a reply already read and closed
 
 
-class AsyncAPIClient(BaseClient):
+class AsyncAPIClient(AsyncClosing, BaseClient):
     """Sends requests: one attempt (:meth:`_send`) or retried per the policy (:meth:`_call`).
 
     The first four arguments are the official client's, in its order: the API key (else
@@ -106,17 +106,6 @@ class AsyncAPIClient(BaseClient):
         await self.close()
 
     # unasync: end
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     def _usable_http(self) -> httpx.AsyncClient:
         """The connection pool, once it is known that it can send."""
         if self._closed:

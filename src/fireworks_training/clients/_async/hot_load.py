@@ -29,9 +29,11 @@ from ...errors import (
 from .._base_client import Request, bearer
 from .._weight_sync_rules import (
     HOT_LOAD_PATH,
+    ChainState,
     Deadline,
     Progress,
     ReplicaStatus,
+    chain_state,
     load_progress,
     parse_status,
     reset_prompt_cache_refused,
@@ -164,6 +166,8 @@ class AsyncHotLoad(AsyncDeployments):
         target = await self._target(deployment_id, base_model)
         identity = _check_identity(snapshot_identity)
         deadline = Deadline(self._retry.deadline_s, self._clock)
+        # Outside the verified chain: what is served is unknown until a status read says.
+        self._chain_state(target).replaced(None)
         return await self._signal(
             target,
             identity,
@@ -308,6 +312,8 @@ class AsyncHotLoad(AsyncDeployments):
         target = await self._target(deployment_id, base_model)
         identity = _check_identity(snapshot_identity)
         deadline = Deadline(_check_seconds(timeout_seconds, "timeout_seconds"), self._clock)
+        state = self._chain_state(target)
+        state.replaced(None)  # outside the verified chain: unknown until every replica says
         await self._signal(
             target,
             identity,
@@ -318,7 +324,11 @@ class AsyncHotLoad(AsyncDeployments):
             cmek_resource=cmek_resource,
         )
         await self._wait_loaded(target, identity, deadline, self._retry.max_wait_s)
+        state.replaced(identity)
         return True
+
+    def _chain_state(self, target: HotLoadTarget) -> ChainState:
+        return chain_state(self.hotload_api_url, str(target.deployment))
 
     async def wait_for_hotload_ready(
         self,

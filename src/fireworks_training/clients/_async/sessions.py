@@ -49,8 +49,12 @@ _CHECKPOINTS = {
     TRAINING_JOB_FORM: re.compile(rf"^{_TRAINING_JOB}/checkpoints/{_ID}\Z"),
 }
 # Where each kind of parent's reply puts its rows, in the order they are looked for.
-_SESSION_ROW_KEYS = ("trainingSessionCheckpoints", "training_session_checkpoints", "checkpoints")
-_JOB_ROW_KEYS = ("checkpoints",)
+_ROW_KEYS = {
+    SESSION_FORM: ("trainingSessionCheckpoints", "training_session_checkpoints", "checkpoints"),
+    TRAINING_JOB_FORM: ("checkpoints",),
+}
+# Managed jobs' :promote may answer with an operation; a session's answers with the model.
+_ASYNC_PROMOTION = {SESSION_FORM: False, TRAINING_JOB_FORM: True}
 
 
 def check_parent(value: object, form: str, *, checkpoint: bool = False) -> str:
@@ -103,21 +107,13 @@ class AsyncSessions(AsyncOperations):
         self, name: str, *, page_size: int = LIST_PAGE_SIZE
     ) -> list[CheckpointRow]:
         """Every checkpoint row of a serverless training session, oldest first."""
-        parent = check_parent(name, SESSION_FORM)
-        return await self._list_rows(parent, page_size, _SESSION_ROW_KEYS)
+        return await self._list_rows(name, SESSION_FORM, page_size)
 
     async def promote_session_checkpoint(
         self, name: str, output_model_id: str, base_model: str, *, timeout: float | None = None
     ) -> Model:
         """Promote a training session's checkpoint (its full name from the listing)."""
-        checkpoint = check_parent(name, SESSION_FORM, checkpoint=True)
-        request = promote_named_request(
-            checkpoint,
-            require_output_model_id(output_model_id),
-            _base_model(base_model),
-            async_promotion=False,
-        )
-        return await self._promote_named(request, timeout)
+        return await self._promote_named(name, SESSION_FORM, output_model_id, base_model, timeout)
 
     async def delete_training_session(self, name: str) -> None:
         """Close a training session (an already deleted one is fine)."""
@@ -131,34 +127,41 @@ class AsyncSessions(AsyncOperations):
         self, parent: str, *, page_size: int = LIST_PAGE_SIZE
     ) -> list[CheckpointRow]:
         """Every checkpoint row of a managed SFT or DPO job, oldest first."""
-        checked = check_parent(parent, TRAINING_JOB_FORM)
-        return await self._list_rows(checked, page_size, _JOB_ROW_KEYS)
+        return await self._list_rows(parent, TRAINING_JOB_FORM, page_size)
 
     async def promote_training_job_checkpoint(
         self, name: str, output_model_id: str, base_model: str, *, timeout: float | None = None
     ) -> Model:
         """Promote a managed SFT or DPO job's checkpoint (its full name from the listing)."""
-        checkpoint = check_parent(name, TRAINING_JOB_FORM, checkpoint=True)
-        request = promote_named_request(
-            checkpoint,
-            require_output_model_id(output_model_id),
-            _base_model(base_model),
-            async_promotion=True,
+        return await self._promote_named(
+            name, TRAINING_JOB_FORM, output_model_id, base_model, timeout
         )
-        return await self._promote_named(request, timeout)
 
-    async def _list_rows(
-        self, parent: str, page_size: int, keys: tuple[str, ...]
-    ) -> list[CheckpointRow]:
+    async def _list_rows(self, parent: str, form: str, page_size: int) -> list[CheckpointRow]:
+        checked = check_parent(parent, form)
         check_page_size(page_size)
+        keys = _ROW_KEYS[form]
 
         async def fetch(token: str | None) -> Page[CheckpointRow]:
-            body = await self._call(list_rows_request(parent, page_size, token))
+            body = await self._call(list_rows_request(checked, page_size, token))
             return parse_rows_page(body, keys)
 
         return [row async for row in AsyncPager(fetch)]
 
-    async def _promote_named(self, request: Request, timeout: float | None) -> Model:
+    async def _promote_named(
+        self,
+        name: str,
+        form: str,
+        output_model_id: str,
+        base_model: str,
+        timeout: float | None,
+    ) -> Model:
+        request = promote_named_request(
+            check_parent(name, form, checkpoint=True),
+            require_output_model_id(output_model_id),
+            _base_model(base_model),
+            async_promotion=_ASYNC_PROMOTION[form],
+        )
         # Resent only when the server surely did not act: a second :promote of an output
         # model the first one created would answer 409.
         reply = parse_promote_reply(await self._call(request, retry_on=surely_not_acted))

@@ -29,6 +29,7 @@ from .._weight_sync_rules import (
     ReplicaStatus,
     Snapshot,
     SnapshotLog,
+    chain_state,
     incremental_metadata,
     next_sampler_type,
     plan_load,
@@ -51,16 +52,19 @@ TYPE_CHECK_TIMEOUT_S = 10.0
 class _Chain:
     """The lock and the known state of one deployment, shared by every client of a process."""
 
+    state: ChainState
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    state: ChainState = field(default_factory=ChainState)
 
 
 _CHAINS: dict[str, _Chain] = {}
 
 
-def _chain_for(key: str) -> _Chain:
+def _chain_for(hotload_api_url: str, deployment: str) -> _Chain:
+    key = f"{hotload_api_url}|{deployment}"
     found = _CHAINS.get(key)
-    return found if found is not None else _CHAINS.setdefault(key, _Chain())
+    if found is None:
+        found = _CHAINS.setdefault(key, _Chain(chain_state(hotload_api_url, deployment)))
+    return found
 
 
 class AsyncDeploymentChain:
@@ -98,7 +102,7 @@ class AsyncDeploymentChain:
     async def _resolved(self) -> tuple[HotLoadTarget, _Chain]:
         if self._target is None or self._chain is None:
             target = await self.manager._target(self.deployment_id, self.base_model)
-            self._chain = _chain_for(f"{self.manager.hotload_api_url}|{target.deployment}")
+            self._chain = _chain_for(self.manager.hotload_api_url, str(target.deployment))
             self._target = target
         return self._target, self._chain
 

@@ -14,11 +14,11 @@ only to the same origin. Whatever goes wrong is our typed error, raised outside 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 
 import httpx
 
+from ..._closing import Closing
 from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from .._base_client import BaseClient, Request, resolve_api_key
 from .._deadline import Deadline, total_seconds
@@ -31,7 +31,7 @@ T = TypeVar("T")
 _READ = httpx.ByteStream(b"")  # the stream of a reply already read and closed
 
 
-class SyncAPIClient(BaseClient):
+class SyncAPIClient(Closing, BaseClient):
     """Sends requests: one attempt (:meth:`_send`) or retried per the policy (:meth:`_call`).
 
     The first four arguments are the official client's, in its order: the API key (else
@@ -90,17 +90,6 @@ class SyncAPIClient(BaseClient):
         self._closed = True
         if self._owns_http:
             self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _usable_http(self) -> httpx.Client:
         """The connection pool, once it is known that it can send."""

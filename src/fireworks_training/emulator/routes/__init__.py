@@ -6,6 +6,7 @@ from starlette.routing import Route
 
 from ..backend import Backend
 from .admin import ADMIN_PREFIX, admin_routes
+from .catalog import catalog_routes
 from .control import control_routes
 from .deployments import deployment_routes
 from .hot_load import hot_load_routes
@@ -19,6 +20,7 @@ def all_routes(backend: Backend) -> list[Route]:
     """The routes of one emulator, in matching order."""
     return [
         *control_routes(backend),
+        *catalog_routes(backend),
         *deployment_routes(backend),
         *trainer_routes(backend),
         *hot_load_routes(backend),

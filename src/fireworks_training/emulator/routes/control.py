@@ -9,26 +9,10 @@ from starlette.routing import Route
 
 from ..backend import Backend
 from ..jobs import job_json
-from ..wire import ApiError, read_json
-from .endpoint import check_account, json_route
+from ..wire import read_json
+from .endpoint import check_account, json_route, page_size
 
 __all__ = ["control_routes"]
-
-DEFAULT_PAGE_SIZE = 200
-MAX_PAGE_SIZE = 1000
-
-
-def _page_size(request: Request) -> int:
-    raw = request.query_params.get("pageSize")
-    if raw is None or raw == "":
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise ApiError(400, f"pageSize must be a non-negative integer, got {raw!r}")
-    return min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def control_routes(backend: Backend) -> list[Route]:
@@ -71,7 +55,7 @@ def control_routes(backend: Backend) -> list[Route]:
         job_id = request.path_params["job"]
         backend.jobs.get(job_id)
         token = request.query_params.get("pageToken")
-        return backend.rows.page_json(job_id, _page_size(request), token)
+        return backend.rows.page_json(job_id, page_size(request), token)
 
     async def promote(request: Request) -> Any:
         check_account(request, account)
@@ -79,8 +63,13 @@ def control_routes(backend: Backend) -> list[Route]:
         return backend.promotions.promote(request.path_params["checkpoint"], body)
 
     async def get_model(request: Request) -> Any:
+        # A published base model first (any key may read it), then the account's own models.
+        path = request.path_params
+        base_model = backend.catalog.model_json(path["account"], path["model"])
+        if base_model is not None:
+            return base_model
         check_account(request, account)
-        return backend.promotions.get_model(request.path_params["model"])
+        return backend.promotions.get_model(path["model"])
 
     async def get_operation(request: Request) -> Any:
         check_account(request, account)

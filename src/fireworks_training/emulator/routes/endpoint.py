@@ -11,9 +11,12 @@ from starlette.routing import Route
 
 from ..wire import ApiError, error_response
 
-__all__ = ["Handler", "check_account", "json_endpoint", "json_route"]
+__all__ = ["Handler", "check_account", "json_endpoint", "json_route", "page_size"]
 
 Handler = Callable[[Request], Awaitable[Any]]
+
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
 
 
 def json_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -41,3 +44,17 @@ def check_account(request: Request, account_id: str) -> None:
         raise ApiError(
             403, f"the API key has no access to account {account!r}", reason="PERMISSION_DENIED"
         )
+
+
+def page_size(request: Request) -> int:
+    """The ``pageSize`` query parameter: 200 when absent or 0, at most 1000; else a 400."""
+    raw = request.query_params.get("pageSize")
+    if raw is None or raw == "":
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise ApiError(400, f"pageSize must be a non-negative integer, got {raw!r}")
+    return min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)

@@ -1,4 +1,7 @@
-"""``POST /inference/v1/completions``: one JSON answer, or server-sent events (§5)."""
+"""``POST /inference/v1/completions``: one JSON answer, or server-sent events.
+
+docs/protocol.md §5.
+"""
 
 from __future__ import annotations
 
