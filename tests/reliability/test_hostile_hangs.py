@@ -13,8 +13,10 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from fireworks_training._paging import MAX_EMPTY_PAGES
@@ -110,6 +112,52 @@ def test_headers_trickled_over_a_reused_connection_end_at_the_deadline(
     assert head_bytes_sent < len(slow_head)
     figures["head_bytes_sent"] = f"{head_bytes_sent} of {len(slow_head)}"
     figures["trickle_seconds_if_waited"] = round(len(slow_head) * SLOW_HEAD_EVERY_S, 1)
+
+
+class _Delegating(httpx.BaseTransport):
+    """A caller's own transport: the deadline cannot find its connections."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_custom_transport_falls_back_to_the_reply_headers() -> None:
+    """Requests over a transport that is not httpx's own still work, connection reused."""
+    from fireworks_training.clients.fireworks import FireworksClient
+
+    async def ready(request: Received, conn: Conn) -> None:
+        await conn.reply(200, {"name": "accounts/acme/models/m", "state": "READY"})
+
+    with (
+        HostileServer(ready) as server,
+        httpx.Client(transport=_Delegating()) as http,
+        FireworksClient("k", server.url, account_id="acme", http_client=http) as client,
+    ):
+        states = [client.get_model("m")["state"] for _ in range(3)]
+    assert states == ["READY"] * 3
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        object(),  # no transport at all
+        SimpleNamespace(_transport=SimpleNamespace(_pool=SimpleNamespace(_requests=None))),
+        SimpleNamespace(_transport=None, _mounts={"all://": None}),
+        SimpleNamespace(_transport=SimpleNamespace(_pool=SimpleNamespace(_requests=[object()]))),
+    ],
+)
+def test_the_connection_lookup_gives_none_on_unknown_internals(client: Any) -> None:
+    """Another httpx or httpcore than the one it was written against: no socket, no error."""
+    from fireworks_training.clients._deadline import _assigned_stream
+
+    assert _assigned_stream(client, object()) is None
 
 
 def test_the_async_deadline_bounds_each_attempt_not_the_retries(figures: dict[str, Any]) -> None:
