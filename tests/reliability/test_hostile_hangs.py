@@ -13,8 +13,10 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from fireworks_training._paging import MAX_EMPTY_PAGES
@@ -53,6 +55,109 @@ def test_a_trickled_reply_ends_at_the_deadline(
         figures["seconds_to_error"] = round(time.monotonic() - began, 2)
     assert info.value.request_sent
     figures["trickle_seconds_if_waited"] = round(len(BODY) * EVERY_S, 1)
+
+
+# Reply headers at 0.4 s a byte: about 30 s if waited for, against a 1 s deadline.
+SLOW_HEAD_EVERY_S = 0.4
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_headers_trickled_over_a_reused_connection_end_at_the_deadline(
+    flavour: str, figures: dict[str, Any]
+) -> None:
+    """The second request on a keep-alive connection opens nothing, yet is bounded too."""
+    from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
+
+    model = {"name": "accounts/acme/models/m", "state": "READY"}
+    body = json.dumps(model).encode()
+    slow_head = head(200, len(body))
+    head_bytes_sent = 0
+
+    async def second_trickles(request: Received, conn: Conn) -> None:
+        nonlocal head_bytes_sent
+        if len(server.received) == 1:
+            await conn.reply(200, body)
+            return
+        for byte in slow_head:
+            await asyncio.sleep(SLOW_HEAD_EVERY_S)
+            await conn.send(bytes([byte]))
+            head_bytes_sent += 1
+        await conn.send(body)
+
+    def twice(url: str) -> None:
+        options: dict[str, Any] = {"account_id": "acme", "timeout": 1.0, "max_retries": 0}
+        if flavour == "sync":
+            with FireworksClient("k", url, **options) as client:
+                assert client.get_model("m")["state"] == "READY"
+                client.get_model("m")
+            return
+
+        async def run() -> None:
+            async with AsyncFireworksClient("k", url, **options) as client:
+                assert (await client.get_model("m"))["state"] == "READY"
+                await client.get_model("m")
+
+        asyncio.run(run())
+
+    with HostileServer(second_trickles) as server:
+        began = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"no whole reply within 1 s") as info:
+            twice(server.url)
+        figures["seconds_to_error"] = round(time.monotonic() - began, 2)
+    assert info.value.request_sent
+    assert len(server.received) == 2
+    assert server.connections == 1  # the second request reused the first one's connection
+    # The client hung up mid-headers (a client bounded per read only would wait for them all,
+    # then find its deadline passed: the same error, 28 s late).
+    assert head_bytes_sent < len(slow_head)
+    figures["head_bytes_sent"] = f"{head_bytes_sent} of {len(slow_head)}"
+    figures["trickle_seconds_if_waited"] = round(len(slow_head) * SLOW_HEAD_EVERY_S, 1)
+
+
+class _Delegating(httpx.BaseTransport):
+    """A caller's own transport: the deadline cannot find its connections."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_custom_transport_falls_back_to_the_reply_headers() -> None:
+    """Requests over a transport that is not httpx's own still work, connection reused."""
+    from fireworks_training.clients.fireworks import FireworksClient
+
+    async def ready(request: Received, conn: Conn) -> None:
+        await conn.reply(200, {"name": "accounts/acme/models/m", "state": "READY"})
+
+    with (
+        HostileServer(ready) as server,
+        httpx.Client(transport=_Delegating()) as http,
+        FireworksClient("k", server.url, account_id="acme", http_client=http) as client,
+    ):
+        states = [client.get_model("m")["state"] for _ in range(3)]
+    assert states == ["READY"] * 3
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        object(),  # no transport at all
+        SimpleNamespace(_transport=SimpleNamespace(_pool=SimpleNamespace(_requests=None))),
+        SimpleNamespace(_transport=None, _mounts={"all://": None}),
+        SimpleNamespace(_transport=SimpleNamespace(_pool=SimpleNamespace(_requests=[object()]))),
+    ],
+)
+def test_the_connection_lookup_gives_none_on_unknown_internals(client: Any) -> None:
+    """Another httpx or httpcore than the one it was written against: no socket, no error."""
+    from fireworks_training.clients._deadline import _assigned_stream
+
+    assert _assigned_stream(client, object()) is None
 
 
 def test_the_async_deadline_bounds_each_attempt_not_the_retries(figures: dict[str, Any]) -> None:

@@ -7,9 +7,10 @@ by one deadline from its start (see :func:`total_seconds`):
 - ``AsyncDeadline`` cancels the request when the deadline passes (``asyncio.timeout``).
 - ``Deadline``, for the sync client, has a watchdog thread shut the request's socket down
   when the deadline passes, which ends a blocked read at once; the body is also checked
-  between chunks. The socket is known from the reply's headers on (and, for a new
-  connection, from its opening), so only headers trickled over a reused connection are
-  bounded per read alone.
+  between chunks. The socket is learned when the request starts to be sent (from the
+  connection the pool gave it, new or reused), when a new connection opens, and from the
+  reply's headers. A custom transport whose connection cannot be found that way is bounded
+  per read until its reply's headers arrive.
 
 Both raise ``TimeoutError`` out of the ``with`` block when the deadline ended the request.
 """
@@ -30,6 +31,7 @@ import httpx
 __all__ = ["AsyncDeadline", "Deadline", "total_seconds"]
 
 _NEW_CONNECTION_EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
+_SENDING_EVENTS = ("http11.send_request_headers.started", "http2.send_request_headers.started")
 
 
 def total_seconds(timeout: httpx.Timeout) -> float | None:
@@ -67,7 +69,7 @@ class AsyncDeadline:
             raise
         return None
 
-    def extensions(self) -> dict[str, Any]:
+    def extensions(self, http: httpx.AsyncClient) -> dict[str, Any]:
         """httpx request extensions the deadline needs (none: cancellation does it all)."""
         return {}
 
@@ -94,6 +96,7 @@ class Deadline:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._done = False
+        self._http: httpx.Client | None = None
 
     def __enter__(self) -> Deadline:
         if self.end is not None:
@@ -114,20 +117,27 @@ class Deadline:
         if self.expired and exc_type is not None and issubclass(exc_type, httpx.HTTPError):
             raise TimeoutError  # the read failed because the watchdog shut the socket
 
-    def extensions(self) -> dict[str, Any]:
-        """The trace hook that learns the socket of a connection opened for this request."""
+    def extensions(self, http: httpx.Client) -> dict[str, Any]:
+        """The trace hook that learns the socket of the connection ``http`` sends on."""
+        self._http = http
         return {"trace": self._trace}
 
     def _trace(self, event: str, info: dict[str, Any]) -> None:
         if event in _NEW_CONNECTION_EVENTS:
             self._add(info.get("return_value"))
+        elif event in _SENDING_EVENTS and not self._sockets and self._http is not None:
+            # A reused keep-alive connection opens nothing: find the one the pool gave us.
+            self._add(_assigned_stream(self._http, info.get("request")))
 
     def watch(self, response: httpx.Response) -> None:
         """Shut ``response``'s connection down if the deadline passes while it is read."""
         self._add(response.extensions.get("network_stream"))
 
     def _add(self, stream: Any) -> None:
-        sock = stream.get_extra_info("socket") if stream is not None else None
+        try:
+            sock = stream.get_extra_info("socket") if stream is not None else None
+        except Exception:  # a custom transport's stream: bounded per read, as without us
+            return
         if not isinstance(sock, socket.socket):
             return
         with self._lock:
@@ -165,6 +175,44 @@ class Deadline:
     def done(self) -> bool:
         """Whether the request has ended (the watchdog then skips it)."""
         return self._done
+
+
+def _assigned_stream(http: httpx.Client, request: object) -> Any:
+    """The network stream of the connection ``http``'s pool assigned to ``request``, or None.
+
+    ``request`` is the httpcore request a trace event names. Written against httpx 0.29 and
+    httpcore 1.0.9, whose pools keep a ``PoolRequest`` (``.request``, ``.connection``) per
+    request in flight; an ``HTTPConnection`` wraps an HTTP/1.1 or HTTP/2 connection holding
+    ``_network_stream`` (a proxy's connection wraps one more level). None of that is public:
+    every step is a guarded lookup, and anything else (another version, a custom transport)
+    gives None, which leaves the socket to be learned from the reply's headers as before.
+    """
+    if request is None:
+        return None
+    try:
+        mounts = getattr(http, "_mounts", None)
+        transports = [getattr(http, "_transport", None)]
+        if isinstance(mounts, dict):
+            transports += list(mounts.values())
+        for transport in transports:
+            pending = getattr(getattr(transport, "_pool", None), "_requests", None)
+            if not isinstance(pending, list):
+                continue
+            for pool_request in list(pending):  # a copy: other threads' requests come and go
+                if getattr(pool_request, "request", None) is request:
+                    return _network_stream(getattr(pool_request, "connection", None))
+    except Exception:  # never let a lookup in another library's internals fail a request
+        return None
+    return None
+
+
+def _network_stream(connection: object) -> Any:
+    for _ in range(3):  # HTTPConnection -> HTTP11Connection; a proxy's adds one level
+        stream = getattr(connection, "_network_stream", None)
+        if stream is not None:
+            return stream
+        connection = getattr(connection, "_connection", None)
+    return None
 
 
 def _shutdown(sock: socket.socket) -> None:

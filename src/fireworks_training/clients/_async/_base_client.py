@@ -137,7 +137,7 @@ class AsyncAPIClient(AsyncClosing, BaseClient):
         http = self._usable_http()
         timeout = self._timeout_of(request)
         deadline = AsyncDeadline(total_seconds(timeout))
-        http_request = self._build(http, request, timeout, deadline.extensions())
+        http_request = self._build(http, request, timeout, deadline.extensions(http))
         error: BaseException
         try:
             async with deadline:

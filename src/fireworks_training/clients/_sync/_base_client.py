@@ -108,7 +108,7 @@ class SyncAPIClient(Closing, BaseClient):
         http = self._usable_http()
         timeout = self._timeout_of(request)
         deadline = Deadline(total_seconds(timeout))
-        http_request = self._build(http, request, timeout, deadline.extensions())
+        http_request = self._build(http, request, timeout, deadline.extensions(http))
         error: BaseException
         try:
             with deadline:
