@@ -1,4 +1,4 @@
-"""Fixtures: the packaged emulator fixture with short long-polls, plain httpx clients."""
+"""Fixtures: the emulator with short long-polls, plain httpx clients, the official client."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from benchmarks.official import OfficialClient, official_client
 
 from fireworks_training.emulator import Emulator
 from fireworks_training.emulator.settings import Settings
@@ -38,3 +39,12 @@ def job(emu: Emulator) -> str:
 @pytest.fixture
 def trainer(emu: Emulator, http: httpx.Client, job: str) -> Trainer:
     return Trainer.start(http, emu.trainer_url(job), emu.account_id)
+
+
+@pytest.fixture(scope="module")
+def reference() -> OfficialClient:
+    """The official client in its own virtualenv (skipped where it cannot be installed)."""
+    client, reason = official_client()
+    if client is None:
+        pytest.skip(reason)
+    return client

@@ -7,7 +7,7 @@ when that virtualenv cannot be built.
 from __future__ import annotations
 
 import pytest
-from benchmarks.official import OfficialClient, official_client
+from benchmarks.official import OfficialClient
 
 from fireworks_training.emulator import Emulator
 
@@ -60,14 +60,6 @@ print(json.dumps({
     "unloaded": unloaded.model_id, "source": source.model_id, "refused": refused,
 }))
 """
-
-
-@pytest.fixture(scope="module")
-def reference() -> OfficialClient:
-    client, reason = official_client()
-    if client is None:
-        pytest.skip(reason)
-    return client
 
 
 @pytest.mark.slow

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
-from benchmarks.official import OfficialClient, official_client
+from benchmarks.official import OfficialClient
 
 from fireworks_training.emulator import Emulator, blobs
 from fireworks_training.emulator.model import base_weights, log_softmax
@@ -74,14 +73,6 @@ scaled = manager.get(deployment_id)
 manager.delete(deployment_id)
 print(json.dumps({"job": scaled.hot_load_trainer_job, "gone": manager.get(deployment_id) is None}))
 """
-
-
-@pytest.fixture(scope="module")
-def reference() -> OfficialClient:
-    client, reason = official_client()
-    if client is None:
-        pytest.skip(reason)
-    return client
 
 
 def _drive(client: OfficialClient, emu: Emulator, job: str, rank: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import tinker
-from benchmarks.official import OfficialClient, official_client
+from benchmarks.official import OfficialClient
 
 from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.emulator import Emulator
@@ -35,14 +35,6 @@ model = client.promote_checkpoint(
 )
 print(json.dumps({"account": client.account_id, "rows": rows, "model": model}))
 """
-
-
-@pytest.fixture(scope="module")
-def reference() -> OfficialClient:
-    client, reason = official_client()
-    if client is None:
-        pytest.skip(reason)
-    return client
 
 
 def _drive(client: OfficialClient, emu: Emulator, job: str, output_model: str) -> dict[str, Any]:
