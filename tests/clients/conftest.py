@@ -1,4 +1,4 @@
-"""Shared fixtures: a respx router, clients of both flavours, zero sleeps, a clean env."""
+"""Shared fixtures: a respx router, clients of both flavours, sleeps and clock faked, clean env."""
 
 from __future__ import annotations
 
@@ -48,6 +48,33 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(_base_client, "_sleep_sync", sleep)
     monkeypatch.setattr(_base_client, "_sleep_async", async_sleep)
     return recorded
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the manager sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(_base_client, "_sleep_sync", fake.sleep)
+    monkeypatch.setattr(_base_client, "_sleep_async", fake.async_sleep)
+    monkeypatch.setattr(_base_client, "_clock", fake)
+    return fake
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import httpx
 import pytest
 import respx
 
-from fireworks_training.clients import _base_client
 from fireworks_training.clients.deployments import (
     AsyncDeploymentManager,
     DeploymentConfig,
@@ -24,7 +23,7 @@ from fireworks_training.errors import (
     InvalidArgumentError,
 )
 
-from .conftest import ACCOUNT, BASE, BASE_MODEL, KEY, call
+from .conftest import ACCOUNT, BASE, BASE_MODEL, KEY, FakeClock, call
 
 pytestmark = pytest.mark.anyio
 
@@ -32,33 +31,6 @@ AnyManager = DeploymentManager | AsyncDeploymentManager
 DEPLOYMENTS = f"/v1/accounts/{ACCOUNT}/deployments"
 DEPLOYMENT = f"{DEPLOYMENTS}/dep-1"
 JOB = f"accounts/{ACCOUNT}/rlorTrainerJobs/job-1"
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the manager sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(_base_client, "_sleep_sync", fake.sleep)
-    monkeypatch.setattr(_base_client, "_sleep_async", fake.async_sleep)
-    monkeypatch.setattr(_base_client, "_clock", fake)
-    return fake
 
 
 @pytest.fixture(params=["sync", "async"])

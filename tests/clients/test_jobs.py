@@ -14,7 +14,6 @@ import pytest
 import respx
 
 from fireworks_training._constants import JOB_POLL_CAP_S
-from fireworks_training.clients import _base_client
 from fireworks_training.clients._job_rules import RESUME_GRACE_S
 from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 from fireworks_training.clients.jobs import (
@@ -36,7 +35,7 @@ from fireworks_training.errors import (
     TrainerJobTimeoutError,
 )
 
-from .conftest import ACCOUNT, BASE, BASE_MODEL, JOB, KEY, call, row
+from .conftest import ACCOUNT, BASE, BASE_MODEL, JOB, KEY, FakeClock, call, row
 
 pytestmark = pytest.mark.anyio
 
@@ -46,33 +45,6 @@ JOB_PATH = f"{JOBS}/{JOB}"
 TRAINER = f"/training/v1/rlorTrainerJobs/{ACCOUNT}/{JOB}"
 HEALTH = f"{TRAINER}/api/v1/healthz"
 CONFIG = TrainerJobConfig(BASE_MODEL, lora_rank=16)
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the manager sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(_base_client, "_sleep_sync", fake.sleep)
-    monkeypatch.setattr(_base_client, "_sleep_async", fake.async_sleep)
-    monkeypatch.setattr(_base_client, "_clock", fake)
-    return fake
 
 
 def make_manager(flavour: str, **kwargs: Any) -> AnyManager:
