@@ -20,6 +20,8 @@ from fireworks_training.errors import (
 )
 from fireworks_training.operations import AsyncOperation, Operation, OperationStatus, poll_delays
 
+from .clocks import FakeClock
+
 NAME = "accounts/acme/operations/op-1"
 CADENCE = [0.5, 0.75, 1.125, 1.6875, 2.53125, 3.796875, 5.6953125, 8.54296875, 10.0, 10.0]
 
@@ -35,24 +37,6 @@ def pending(**metadata: Any) -> OperationStatus:
 
 def finished(**extra: Any) -> OperationStatus:
     return OperationStatus.model_validate({"name": NAME, "done": True, **extra})
-
-
-class Clock:
-    """A fake monotonic clock advanced only by the fake sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 Script = list[OperationStatus | Exception]
@@ -73,13 +57,13 @@ def scripted(script: Script) -> tuple[Callable[[str], OperationStatus], list[str
     return refresh, calls
 
 
-def sync_op(script: Script, clock: Clock, first: OperationStatus | None = None) -> Any:
+def sync_op(script: Script, clock: FakeClock, first: OperationStatus | None = None) -> Any:
     refresh, calls = scripted(script)
     op = Operation(first or pending(), refresh=refresh, parse=dict, sleep=clock.sleep, clock=clock)
     return op, calls
 
 
-def async_op(script: Script, clock: Clock, first: OperationStatus | None = None) -> Any:
+def async_op(script: Script, clock: FakeClock, first: OperationStatus | None = None) -> Any:
     refresh, calls = scripted(script)
 
     async def arefresh(name: str) -> OperationStatus:
@@ -107,7 +91,7 @@ def test_poll_delays() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_cadence_and_result(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     response = {"@type": "type.googleapis.com/x.Model", "name": "m"}
     op, calls = factory([pending()] * 10 + [finished(response=response)], clock)
     assert await run(op.result(timeout=3600)) == {"name": "m"}
@@ -120,7 +104,7 @@ async def test_cadence_and_result(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_timeout_names_the_operation(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, calls = factory([pending()], clock)
     with pytest.raises(OperationTimeoutError, match=f"operation {NAME} not done after 2 s") as info:
         await run(op.result(timeout=2))
@@ -134,7 +118,7 @@ async def test_timeout_names_the_operation(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_zero_timeout_does_not_poll(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, calls = factory([pending()], clock)
     with pytest.raises(OperationTimeoutError):
         await run(op.result(timeout=0))
@@ -145,7 +129,7 @@ async def test_zero_timeout_does_not_poll(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_negative_timeout(factory: Any) -> None:
-    op, _ = factory([pending()], Clock())
+    op, _ = factory([pending()], FakeClock(start=0.0))
     with pytest.raises(ValueError, match="timeout"):
         await run(op.result(timeout=-1))
 
@@ -153,7 +137,7 @@ async def test_negative_timeout(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_transient_poll_failures_retried(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     transient = [
         APIConnectionError("reset"),
         InternalServerError("500 GET /x: boom", status_code=500),
@@ -168,7 +152,7 @@ async def test_transient_poll_failures_retried(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_transient_failures_until_deadline(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     cause = APIConnectionError("down")
     op, _ = factory([cause], clock)
     with pytest.raises(OperationTimeoutError) as info:
@@ -179,7 +163,7 @@ async def test_transient_failures_until_deadline(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_other_poll_failures_raise(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, calls = factory([NotFoundError("404 GET /x: gone", status_code=404)], clock)
     with pytest.raises(NotFoundError):
         await run(op.result(timeout=60))
@@ -189,7 +173,7 @@ async def test_other_poll_failures_raise(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_operation_error(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     failed = finished(error={"code": 3, "message": "not promotable"})
     op, _ = factory([failed], clock)
     with pytest.raises(OperationError, match="not promotable") as info:
@@ -203,7 +187,7 @@ async def test_operation_error(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_done_without_response(factory: Any) -> None:
-    op, _ = factory([finished()], Clock(), first=finished())
+    op, _ = factory([finished()], FakeClock(start=0.0), first=finished())
     with pytest.raises(OperationError, match="without a response"):
         await run(op.result())
     assert await run(op.exception()) is None
@@ -212,7 +196,7 @@ async def test_done_without_response(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_done_polls_once(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, calls = factory([pending(statusMessage="half"), finished(response={})], clock)
     assert op.name == NAME
     assert not op.status.done
@@ -229,7 +213,7 @@ async def test_done_polls_once(factory: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_done_swallows_transient_failure(factory: Any) -> None:
-    op, _ = factory([APIConnectionError("x")], Clock())
+    op, _ = factory([APIConnectionError("x")], FakeClock(start=0.0))
     assert await run(op.done()) is False
 
 
@@ -251,7 +235,7 @@ def _needs_name(response: dict[str, Any]) -> Any:
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_a_result_of_the_wrong_shape_is_a_protocol_error(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, _ = factory([finished(response={"state": "READY"})], clock)
     op._parse = _needs_name
     with pytest.raises(ProtocolError, match=f"^operation {NAME}: response: reply does not") as info:
@@ -263,7 +247,7 @@ async def test_a_result_of_the_wrong_shape_is_a_protocol_error(factory: Any) -> 
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_a_poll_reply_of_the_wrong_shape_is_a_protocol_error(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, calls = factory([TypeError("'int' object is not subscriptable")], clock)
     with pytest.raises(ProtocolError, match=f"^operation {NAME}: poll: reply does not") as info:
         await run(op.result(timeout=60))
@@ -274,7 +258,7 @@ async def test_a_poll_reply_of_the_wrong_shape_is_a_protocol_error(factory: Any)
 @pytest.mark.anyio
 @pytest.mark.parametrize("factory", FACTORIES)
 async def test_a_deliberate_poll_error_goes_through(factory: Any) -> None:
-    clock = Clock()
+    clock = FakeClock(start=0.0)
     op, _ = factory([InvalidArgumentError("pass something else")], clock)
     with pytest.raises(InvalidArgumentError, match="pass something else"):
         await run(op.result(timeout=60))

@@ -12,6 +12,8 @@ import respx
 from fireworks_training.clients import _base_client
 from fireworks_training.clients.fireworks import AsyncFireworksClient, FireworksClient
 
+from ..clocks import FakeClock
+
 BASE = "https://fw.test"
 KEY = "fw-secret-key-0123456789"
 ACCOUNT = "acme"
@@ -48,24 +50,6 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(_base_client, "_sleep_sync", sleep)
     monkeypatch.setattr(_base_client, "_sleep_async", async_sleep)
     return recorded
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the manager sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 @pytest.fixture
