@@ -17,8 +17,8 @@ from fireworks_training.errors import (
     InvalidArgumentError,
 )
 
+from ..clocks import FakeClock
 from .conftest import ACCOUNT, BASE, BASE_MODEL, KEY, call
-from .test_deployments import FakeClock, clock  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ MODEL = f"accounts/{ACCOUNT}/deployments/dep-1"
 @pytest.fixture(params=["sync", "async"])
 async def manager(
     request: pytest.FixtureRequest,
-    clock: FakeClock,  # noqa: F811
+    clock: FakeClock,
 ) -> AsyncIterator[AnyManager]:
     cls = DeploymentManager if request.param == "sync" else AsyncDeploymentManager
     made = cls(KEY, BASE, hotload_api_url=HOT + "/", account_id=ACCOUNT)
@@ -160,7 +160,7 @@ async def test_status_is_the_answer_and_needs_the_same_routing(
 async def test_a_wait_succeeds_only_when_every_replica_serves_the_snapshot(
     manager: AnyManager,
     hot: respx.MockRouter,
-    clock: FakeClock,  # noqa: F811
+    clock: FakeClock,
 ) -> None:
     hot.get(PATH).mock(
         side_effect=[
@@ -211,7 +211,7 @@ async def test_a_deployment_gone_during_a_wait_ends_it(
 async def test_hotload_and_wait_share_one_deadline(
     manager: AnyManager,
     hot: respx.MockRouter,
-    clock: FakeClock,  # noqa: F811
+    clock: FakeClock,
 ) -> None:
     hot.post(PATH).mock(return_value=httpx.Response(200, json={}))
     hot.get(PATH).mock(return_value=status(replica("b0")))
