@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..checkpoints.names import check_trainer_job_id
-from ..errors import InvalidArgumentError, InvalidNameError
+from ..errors import InvalidArgumentError
 from ._base_client import Request
 from ._profiles import SHAPE_NAME_FORM, check_training_shape_name
 
@@ -237,14 +237,19 @@ def _accumulation(value: object) -> str | None:
     return f"only 1 (or None) is accepted: accumulate in your loop instead, got {value!r:.80}"
 
 
-def _shape(value: object) -> str | None:
-    if value is None:
+def _raising(check: Callable[[object], object], problem: str | None = None) -> Any:
+    """A field check from a check that raises: None, or ``problem`` (else its error)."""
+
+    def field_check(value: object) -> str | None:
+        if value is None:
+            return None
+        try:
+            check(value)
+        except InvalidArgumentError as exc:
+            return str(exc) if problem is None else f"{problem}, got {value!r:.80}"
         return None
-    try:
-        check_training_shape_name(value)
-    except InvalidArgumentError:
-        return f"must be a full name {SHAPE_NAME_FORM!r}, got {value!r:.80}"
-    return None
+
+    return field_check
 
 
 def _string_list(value: object) -> str | None:
@@ -260,16 +265,6 @@ def _string_map(value: object) -> str | None:
     ):
         return None
     return f"must map strings to strings, got {value!r:.80}"
-
-
-def _job_id(value: object) -> str | None:
-    if value is None:
-        return None
-    try:
-        check_trainer_job_id(value)
-    except InvalidNameError as exc:
-        return str(exc)
-    return None
 
 
 def _duration(value: object) -> str | None:
@@ -313,7 +308,9 @@ _CHECKS: dict[str, Callable[[object], str | None]] = {
     "extra_values": _string_map,
     "accelerator_type": _text(spaces=False),
     "accelerator_count": _integer(0),
-    "training_shape_ref": _shape,
+    "training_shape_ref": _raising(
+        check_training_shape_name, f"must be a full name {SHAPE_NAME_FORM!r}"
+    ),
     "forward_only": _flag,
     "auto_select_training_shape": _flag,
     "inactivity_timeout": _duration,
@@ -322,7 +319,7 @@ _CHECKS: dict[str, Callable[[object], str | None]] = {
     "purpose": _text(),
     "preemptible": _flag,
     "managed_by": _text(),
-    "requested_job_id": _job_id,
+    "requested_job_id": _raising(check_trainer_job_id),
     "use_reservation": _flag,
     "reservation_target": _text(spaces=False),
 }
