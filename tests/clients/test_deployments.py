@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -426,8 +427,22 @@ def test_urls_default_to_the_control_plane_and_lose_their_trailing_slash() -> No
         assert (m.inference_url, m.hotload_api_url) == (BASE, "https://hot.test")
     with pytest.raises(InvalidArgumentError, match="verify_ssl"):
         DeploymentManager(KEY, BASE, verify_ssl="no")  # type: ignore[arg-type]
-    with DeploymentManager(KEY, BASE, verify_ssl=False) as unverified:
+
+
+def test_verify_ssl_false_warns_and_is_refused_with_a_callers_client() -> None:
+    # The manager's TLS switch is the base client's: never silent, never silently ignored.
+    with pytest.warns(UserWarning, match="TLS certificates are not verified") as caught:
+        unverified = DeploymentManager(KEY, BASE, verify_ssl=False)
+    assert caught[0].filename == __file__  # the warning names the caller's line
+    with unverified:
         assert unverified._owns_http
+        pool = unverified._http._transport._pool  # type: ignore[attr-defined]
+        assert pool._ssl_context.verify_mode == ssl.CERT_NONE
+    with (
+        httpx.Client() as http,
+        pytest.raises(InvalidArgumentError, match=r"httpx.Client\(verify=False\)"),
+    ):
+        DeploymentManager(KEY, BASE, verify_ssl=False, http_client=http)
 
 
 def test_the_sync_and_async_managers_have_the_same_surface() -> None:

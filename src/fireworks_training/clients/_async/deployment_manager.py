@@ -13,8 +13,7 @@ from collections.abc import Mapping
 import httpx
 
 from ..._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
-from ...errors import InvalidArgumentError
-from .._base_client import http_timeout, resolve_base_url
+from .._base_client import resolve_api_key, resolve_base_url
 from .hot_load import AsyncHotLoad
 
 __all__ = ["AsyncDeploymentManager"]
@@ -26,8 +25,9 @@ class AsyncDeploymentManager(AsyncHotLoad):
     Arguments in the official order. The API key comes from ``api_key`` or
     ``FIREWORKS_API_KEY``; ``base_url`` from the argument, ``FIREWORKS_BASE_URL`` or the public
     endpoint. ``verify_ssl=False`` turns TLS verification off for this manager's own
-    connection pool (never implicitly). ``account_id`` skips the account lookup. Use it as a
-    context manager or close it.
+    connection pool, with a warning (never implicitly; refused with a caller's
+    ``http_client``). ``account_id`` skips the account lookup. Use it as a context manager
+    or close it.
     """
 
     def __init__(
@@ -44,21 +44,17 @@ class AsyncDeploymentManager(AsyncHotLoad):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        if verify_ssl is not None and not isinstance(verify_ssl, bool):
-            raise InvalidArgumentError(f"verify_ssl must be a bool or None, got {verify_ssl!r}")
-        unverified = None
-        if verify_ssl is False and http_client is None:
-            unverified = httpx.AsyncClient(timeout=http_timeout(timeout), verify=False)
+        api_key = resolve_api_key(api_key)  # a masked repr in this frame too
         super().__init__(
             api_key,
             base_url,
+            additional_headers,
+            verify_ssl,
             account_id=account_id,
             timeout=timeout,
             max_retries=max_retries,
-            http_client=http_client or unverified,
-            additional_headers=additional_headers,
+            http_client=http_client,
         )
-        self._owns_http = http_client is None
         self._inference_url = resolve_base_url(inference_url) if inference_url else self._base_url
         self._hotload_url = resolve_base_url(hotload_api_url) if hotload_api_url else self._base_url
         self._reset_prompt_cache_supported = None
