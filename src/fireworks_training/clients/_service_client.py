@@ -26,6 +26,7 @@ from ..errors import APIError, FireworksError, InvalidArgumentError, WeightSyncE
 from . import _trainer_wire as wire
 from ._trainer_control import is_serverless, job_training_config, locate
 from ._trainer_engine import connect
+from ._trainer_twins import AsyncTwin
 from ._training_client import FiretitanTrainingClient, unsupported
 
 if TYPE_CHECKING:
@@ -218,36 +219,9 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             lora_init_method=init_method,
         )
 
-    async def create_lora_training_client_async(  # type: ignore[override]
-        self,
-        base_model: str,
-        rank: int = 32,
-        seed: int | None = None,
-        train_mlp: bool = True,
-        train_attn: bool = True,
-        train_unembed: bool = True,
-        alpha: int | None = wire.DEFAULT_LORA_ALPHA,
-        user_metadata: Mapping[str, str] | None = None,
-        projection_head_dim: int | None = None,
-        init_method: str | None = None,
-        *,
-        optimizer: Any = None,
-    ) -> FiretitanTrainingClient:
-        """:meth:`create_lora_training_client` from async code (its wait in a thread)."""
-        return await asyncio.to_thread(
-            self.create_lora_training_client,
-            base_model,
-            rank,
-            seed,
-            train_mlp,
-            train_attn,
-            train_unembed,
-            alpha,
-            user_metadata,
-            projection_head_dim,
-            init_method,
-            optimizer=optimizer,
-        )
+    create_lora_training_client_async = AsyncTwin(  # type: ignore[assignment]
+        create_lora_training_client, in_thread=True
+    )
 
     def create_base_training_client(
         self, base_model: str, user_metadata: Mapping[str, str] | None = None
@@ -297,27 +271,9 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             False,
         )
 
-    async def create_training_client_from_state_async(  # type: ignore[override]
-        self,
-        path: str,
-        user_metadata: Mapping[str, str] | None = None,
-        weights_access_token: str | None = None,
-        projection_head_dim: int | None = None,
-        *,
-        base_model: str | None = None,
-        lora_rank: int | None = None,
-    ) -> FiretitanTrainingClient:
-        """:meth:`create_training_client_from_state` from async code."""
-        return await asyncio.to_thread(
-            self._from_state,
-            path,
-            user_metadata,
-            weights_access_token,
-            projection_head_dim,
-            base_model,
-            lora_rank,
-            False,
-        )
+    create_training_client_from_state_async = AsyncTwin(  # type: ignore[assignment]
+        create_training_client_from_state, in_thread=True
+    )
 
     def create_training_client_from_state_with_optimizer(  # type: ignore[override]
         self,
@@ -340,27 +296,9 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             True,
         )
 
-    async def create_training_client_from_state_with_optimizer_async(  # type: ignore[override]
-        self,
-        path: str,
-        user_metadata: Mapping[str, str] | None = None,
-        weights_access_token: str | None = None,
-        projection_head_dim: int | None = None,
-        *,
-        base_model: str | None = None,
-        lora_rank: int | None = None,
-    ) -> FiretitanTrainingClient:
-        """:meth:`create_training_client_from_state_with_optimizer` from async code."""
-        return await asyncio.to_thread(
-            self._from_state,
-            path,
-            user_metadata,
-            weights_access_token,
-            projection_head_dim,
-            base_model,
-            lora_rank,
-            True,
-        )
+    create_training_client_from_state_with_optimizer_async = AsyncTwin(  # type: ignore[assignment]
+        create_training_client_from_state_with_optimizer, in_thread=True
+    )
 
     def _from_state(
         self,
@@ -506,9 +444,7 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
         reply = self._conn.runner.run(self._conn.api.get("/api/v1/get_server_capabilities"))
         return tinker.types.GetServerCapabilitiesResponse.model_validate(reply)
 
-    async def get_server_capabilities_async(self) -> tinker.types.GetServerCapabilitiesResponse:
-        """:meth:`get_server_capabilities` from async code."""
-        return await asyncio.to_thread(self.get_server_capabilities)
+    get_server_capabilities_async = AsyncTwin(get_server_capabilities, in_thread=True)
 
     def create_rest_client(self) -> NoReturn:
         """Not supported: tinker's REST API (use ``list_checkpoints`` / the control plane)."""
