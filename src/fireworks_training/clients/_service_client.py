@@ -27,7 +27,7 @@ from . import _trainer_wire as wire
 from ._trainer_control import is_serverless, job_training_config, locate
 from ._trainer_engine import connect
 from ._trainer_twins import AsyncTwin
-from ._training_client import FiretitanTrainingClient, unsupported
+from ._training_client import FiretitanTrainingClient, NoTinkerConsole, unsupported
 
 if TYPE_CHECKING:
     from ..checkpoints.types import Checkpoint, Model
@@ -59,7 +59,7 @@ _REFUSED_KWARGS = {
 }
 
 
-class FiretitanServiceClient(Closing, tinker.ServiceClient):
+class FiretitanServiceClient(Closing, NoTinkerConsole, tinker.ServiceClient):
     """A trainer endpoint: creates training clients and keeps the session alive.
 
     ``FiretitanServiceClient(base_url=url, api_key=key)`` as the official SDK writes it, or
@@ -67,6 +67,10 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
     ``user_metadata`` (the official client's first positional argument). The key comes
     from ``api_key`` or ``FIREWORKS_API_KEY``; the URL from ``base_url`` or
     ``TINKER_BASE_URL``.
+
+    ``create_lora_training_client``, ``create_training_client_from_state``,
+    ``create_training_client_from_state_with_optimizer`` and ``get_server_capabilities`` each
+    have an ``_async`` twin with the same parameters that runs them on a worker thread.
     """
 
     def __init__(
@@ -466,14 +470,6 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             "create_custom_loss (server-side losses)",
             "compute the loss locally with forward_backward_custom(data, loss_fn)",
         )
-
-    def get_console_url(self) -> NoReturn:
-        """Not supported: Fireworks trainers have no tinker console."""
-        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
-
-    def get_telemetry(self) -> None:
-        """None: this client sends no telemetry."""
-        return
 
     # Heartbeat and lifetime -------------------------------------------------------------------
 

@@ -49,8 +49,27 @@ def _fb_output(body: dict[str, Any], _: str) -> FwdBwd:
     return wire.forward_backward_output(body)
 
 
-class FiretitanTrainingClient(Closing, tinker.TrainingClient):
-    """One model on a trainer: training ops, state and sampler saves, loads, references."""
+class NoTinkerConsole:
+    """tinker's hosted-service extras, alike on both trainer clients: no console, no telemetry."""
+
+    def get_console_url(self) -> NoReturn:
+        """Not supported: Fireworks trainers have no tinker console."""
+        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
+
+    def get_telemetry(self) -> None:
+        """None: this client sends no telemetry."""
+        return
+
+
+class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
+    """One model on a trainer: training ops, state and sampler saves, loads, references.
+
+    ``forward``, ``forward_backward``, ``optim_step``, ``load_state``,
+    ``load_state_with_optimizer``, ``save_weights_for_sampler`` and ``get_info`` each have an
+    ``_async`` twin with the same parameters: awaiting it gives what the method returns (an
+    op's future, once queued). ``create_sampling_client_async`` runs its method on a worker
+    thread. The other twins are listed below.
+    """
 
     def __init__(
         self,
@@ -547,14 +566,6 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
             "get_tokenizer",
             "load the base model's tokenizer with transformers.AutoTokenizer.from_pretrained",
         )
-
-    def get_console_url(self) -> NoReturn:
-        """Not supported: Fireworks trainers have no tinker console."""
-        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
-
-    def get_telemetry(self) -> None:
-        """None: this client sends no telemetry."""
-        return
 
     def list_checkpoints(self) -> list[str]:
         """Names of the resumable state checkpoints on this trainer; failures raise.
