@@ -26,7 +26,8 @@ from ..errors import APIError, FireworksError, InvalidArgumentError, WeightSyncE
 from . import _trainer_wire as wire
 from ._trainer_control import is_serverless, job_training_config, locate
 from ._trainer_engine import connect
-from ._training_client import FiretitanTrainingClient, unsupported
+from ._trainer_twins import AsyncTwin
+from ._training_client import FiretitanTrainingClient, NoTinkerConsole, unsupported
 
 if TYPE_CHECKING:
     from ..checkpoints.types import Checkpoint, Model
@@ -58,7 +59,7 @@ _REFUSED_KWARGS = {
 }
 
 
-class FiretitanServiceClient(Closing, tinker.ServiceClient):
+class FiretitanServiceClient(Closing, NoTinkerConsole, tinker.ServiceClient):
     """A trainer endpoint: creates training clients and keeps the session alive.
 
     ``FiretitanServiceClient(base_url=url, api_key=key)`` as the official SDK writes it, or
@@ -66,6 +67,10 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
     ``user_metadata`` (the official client's first positional argument). The key comes
     from ``api_key`` or ``FIREWORKS_API_KEY``; the URL from ``base_url`` or
     ``TINKER_BASE_URL``.
+
+    ``create_lora_training_client``, ``create_training_client_from_state``,
+    ``create_training_client_from_state_with_optimizer`` and ``get_server_capabilities`` each
+    have an ``_async`` twin with the same parameters that runs them on a worker thread.
     """
 
     def __init__(
@@ -218,36 +223,9 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             lora_init_method=init_method,
         )
 
-    async def create_lora_training_client_async(  # type: ignore[override]
-        self,
-        base_model: str,
-        rank: int = 32,
-        seed: int | None = None,
-        train_mlp: bool = True,
-        train_attn: bool = True,
-        train_unembed: bool = True,
-        alpha: int | None = wire.DEFAULT_LORA_ALPHA,
-        user_metadata: Mapping[str, str] | None = None,
-        projection_head_dim: int | None = None,
-        init_method: str | None = None,
-        *,
-        optimizer: Any = None,
-    ) -> FiretitanTrainingClient:
-        """:meth:`create_lora_training_client` from async code (its wait in a thread)."""
-        return await asyncio.to_thread(
-            self.create_lora_training_client,
-            base_model,
-            rank,
-            seed,
-            train_mlp,
-            train_attn,
-            train_unembed,
-            alpha,
-            user_metadata,
-            projection_head_dim,
-            init_method,
-            optimizer=optimizer,
-        )
+    create_lora_training_client_async = AsyncTwin(  # type: ignore[assignment]
+        create_lora_training_client, in_thread=True
+    )
 
     def create_base_training_client(
         self, base_model: str, user_metadata: Mapping[str, str] | None = None
@@ -297,27 +275,9 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             False,
         )
 
-    async def create_training_client_from_state_async(  # type: ignore[override]
-        self,
-        path: str,
-        user_metadata: Mapping[str, str] | None = None,
-        weights_access_token: str | None = None,
-        projection_head_dim: int | None = None,
-        *,
-        base_model: str | None = None,
-        lora_rank: int | None = None,
-    ) -> FiretitanTrainingClient:
-        """:meth:`create_training_client_from_state` from async code."""
-        return await asyncio.to_thread(
-            self._from_state,
-            path,
-            user_metadata,
-            weights_access_token,
-            projection_head_dim,
-            base_model,
-            lora_rank,
-            False,
-        )
+    create_training_client_from_state_async = AsyncTwin(  # type: ignore[assignment]
+        create_training_client_from_state, in_thread=True
+    )
 
     def create_training_client_from_state_with_optimizer(  # type: ignore[override]
         self,
@@ -340,27 +300,9 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             True,
         )
 
-    async def create_training_client_from_state_with_optimizer_async(  # type: ignore[override]
-        self,
-        path: str,
-        user_metadata: Mapping[str, str] | None = None,
-        weights_access_token: str | None = None,
-        projection_head_dim: int | None = None,
-        *,
-        base_model: str | None = None,
-        lora_rank: int | None = None,
-    ) -> FiretitanTrainingClient:
-        """:meth:`create_training_client_from_state_with_optimizer` from async code."""
-        return await asyncio.to_thread(
-            self._from_state,
-            path,
-            user_metadata,
-            weights_access_token,
-            projection_head_dim,
-            base_model,
-            lora_rank,
-            True,
-        )
+    create_training_client_from_state_with_optimizer_async = AsyncTwin(  # type: ignore[assignment]
+        create_training_client_from_state_with_optimizer, in_thread=True
+    )
 
     def _from_state(
         self,
@@ -506,9 +448,7 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
         reply = self._conn.runner.run(self._conn.api.get("/api/v1/get_server_capabilities"))
         return tinker.types.GetServerCapabilitiesResponse.model_validate(reply)
 
-    async def get_server_capabilities_async(self) -> tinker.types.GetServerCapabilitiesResponse:
-        """:meth:`get_server_capabilities` from async code."""
-        return await asyncio.to_thread(self.get_server_capabilities)
+    get_server_capabilities_async = AsyncTwin(get_server_capabilities, in_thread=True)
 
     def create_rest_client(self) -> NoReturn:
         """Not supported: tinker's REST API (use ``list_checkpoints`` / the control plane)."""
@@ -530,14 +470,6 @@ class FiretitanServiceClient(Closing, tinker.ServiceClient):
             "create_custom_loss (server-side losses)",
             "compute the loss locally with forward_backward_custom(data, loss_fn)",
         )
-
-    def get_console_url(self) -> NoReturn:
-        """Not supported: Fireworks trainers have no tinker console."""
-        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
-
-    def get_telemetry(self) -> None:
-        """None: this client sends no telemetry."""
-        return
 
     # Heartbeat and lifetime -------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from ..futures import TrainerFuture, chain
 from . import _trainer_custom_loss as custom
 from . import _trainer_wire as wire
 from ._trainer_engine import OpSequencer, TrainerConnection, connect
+from ._trainer_twins import AsyncTwin
 
 if TYPE_CHECKING:
     from ._service_client import FiretitanServiceClient
@@ -48,8 +49,27 @@ def _fb_output(body: dict[str, Any], _: str) -> FwdBwd:
     return wire.forward_backward_output(body)
 
 
-class FiretitanTrainingClient(Closing, tinker.TrainingClient):
-    """One model on a trainer: training ops, state and sampler saves, loads, references."""
+class NoTinkerConsole:
+    """tinker's hosted-service extras, alike on both trainer clients: no console, no telemetry."""
+
+    def get_console_url(self) -> NoReturn:
+        """Not supported: Fireworks trainers have no tinker console."""
+        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
+
+    def get_telemetry(self) -> None:
+        """None: this client sends no telemetry."""
+        return
+
+
+class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
+    """One model on a trainer: training ops, state and sampler saves, loads, references.
+
+    ``forward``, ``forward_backward``, ``optim_step``, ``load_state``,
+    ``load_state_with_optimizer``, ``save_weights_for_sampler`` and ``get_info`` each have an
+    ``_async`` twin with the same parameters: awaiting it gives what the method returns (an
+    op's future, once queued). ``create_sampling_client_async`` runs its method on a worker
+    thread. The other twins are listed below.
+    """
 
     def __init__(
         self,
@@ -154,14 +174,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         fields = {"forward_input": _input(data, loss_fn, loss_fn_config, "forward")}
         return self._ops.enqueue("forward", fields, _fb_output, typed=False)
 
-    async def forward_async(
-        self,
-        data: Sequence[Any],
-        loss_fn: str,
-        loss_fn_config: Mapping[str, Any] | None = None,
-    ) -> TrainerFuture[FwdBwd]:
-        """:meth:`forward` from async code: the future, once the op is queued."""
-        return self.forward(data, loss_fn, loss_fn_config)
+    forward_async = AsyncTwin(forward, in_thread=False)
 
     def forward_backward(
         self,
@@ -175,14 +188,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         }
         return self._ops.enqueue("forward_backward", fields, _fb_output, typed=False)
 
-    async def forward_backward_async(
-        self,
-        data: Sequence[Any],
-        loss_fn: str = "cross_entropy",
-        loss_fn_config: Mapping[str, Any] | None = None,
-    ) -> TrainerFuture[FwdBwd]:
-        """:meth:`forward_backward` from async code: the future, once the op is queued."""
-        return self.forward_backward(data, loss_fn, loss_fn_config)
+    forward_backward_async = AsyncTwin(forward_backward, in_thread=False)
 
     def forward_backward_custom(  # type: ignore[override]
         self,
@@ -292,21 +298,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
             "optim_step", fields, lambda body, _: wire.optim_step_response(body)
         )
 
-    async def optim_step_async(  # type: ignore[override]
-        self,
-        adam_params: Any = None,
-        grad_accumulation_normalization: wire.GradAccNormalization | str | None = None,
-        emit_grad_norm_metrics: wire.GradNormMetricsMode | bool | str | None = None,
-        *,
-        optim_params: Any = None,
-    ) -> TrainerFuture[tinker.types.OptimStepResponse]:
-        """:meth:`optim_step` from async code: the future, once the op is queued."""
-        return self.optim_step(
-            adam_params,
-            grad_accumulation_normalization,
-            emit_grad_norm_metrics,
-            optim_params=optim_params,
-        )
+    optim_step_async = AsyncTwin(optim_step, in_thread=False)  # type: ignore[assignment]
 
     # State (DCP) checkpoints ---------------------------------------------------------------
 
@@ -358,11 +350,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         """Load weights from a state checkpoint; the optimizer state starts fresh."""
         return self._load(path, weights_access_token, optimizer=False)
 
-    async def load_state_async(
-        self, path: str, weights_access_token: str | None = None
-    ) -> TrainerFuture[tinker.types.LoadWeightsResponse]:
-        """:meth:`load_state` from async code: the future, once the op is queued."""
-        return self.load_state(path, weights_access_token)
+    load_state_async = AsyncTwin(load_state, in_thread=False)
 
     def load_state_with_optimizer(
         self, path: str, weights_access_token: str | None = None
@@ -370,11 +358,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
         """Load weights and optimizer state from a state checkpoint (what resume needs)."""
         return self._load(path, weights_access_token, optimizer=True)
 
-    async def load_state_with_optimizer_async(
-        self, path: str, weights_access_token: str | None = None
-    ) -> TrainerFuture[tinker.types.LoadWeightsResponse]:
-        """:meth:`load_state_with_optimizer` from async code: the future, once queued."""
-        return self.load_state_with_optimizer(path, weights_access_token)
+    load_state_with_optimizer_async = AsyncTwin(load_state_with_optimizer, in_thread=False)
 
     def _load(
         self, path: str, weights_access_token: str | None, *, optimizer: bool
@@ -435,25 +419,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
             "save_weights_for_sampler", fields, lambda body, _: self._sampler_saved(body, snapshot)
         )
 
-    async def save_weights_for_sampler_async(
-        self,
-        name: str,
-        ttl_seconds: int | None = None,
-        user_metadata: Mapping[str, str] | None = None,
-        *,
-        checkpoint_type: SamplerCheckpointType | str | None = None,
-        export_precision: str | None = None,
-        metadata: Any = None,
-    ) -> TrainerFuture[tinker.types.SaveWeightsForSamplerResponse]:
-        """:meth:`save_weights_for_sampler` from async code: the future, once queued."""
-        return self.save_weights_for_sampler(
-            name,
-            ttl_seconds,
-            user_metadata,
-            checkpoint_type=checkpoint_type,
-            export_precision=export_precision,
-            metadata=metadata,
-        )
+    save_weights_for_sampler_async = AsyncTwin(save_weights_for_sampler, in_thread=False)
 
     def save_weights_for_sampler_ext(
         self,
@@ -576,11 +542,9 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
             )
         return owner
 
-    async def create_sampling_client_async(  # type: ignore[override]
-        self, model_path: str, retry_config: Any = None
-    ) -> FiretitanSamplingClient:
-        """:meth:`create_sampling_client` from async code (the hot-load runs on a thread)."""
-        return await asyncio.to_thread(self.create_sampling_client, model_path, retry_config)
+    create_sampling_client_async = AsyncTwin(  # type: ignore[assignment]
+        create_sampling_client, in_thread=True
+    )
 
     # Information and references ------------------------------------------------------------
 
@@ -594,9 +558,7 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
             model_name=self._base_model,
         )
 
-    async def get_info_async(self) -> tinker.types.GetInfoResponse:
-        """:meth:`get_info` from async code."""
-        return self.get_info()
+    get_info_async = AsyncTwin(get_info, in_thread=False)
 
     def get_tokenizer(self) -> NoReturn:
         """Not supported: the trainer names no tokenizer; load it with ``transformers``."""
@@ -604,14 +566,6 @@ class FiretitanTrainingClient(Closing, tinker.TrainingClient):
             "get_tokenizer",
             "load the base model's tokenizer with transformers.AutoTokenizer.from_pretrained",
         )
-
-    def get_console_url(self) -> NoReturn:
-        """Not supported: Fireworks trainers have no tinker console."""
-        unsupported("get_console_url", "read the job with TrainerJobManager(...).get(job_id)")
-
-    def get_telemetry(self) -> None:
-        """None: this client sends no telemetry."""
-        return
 
     def list_checkpoints(self) -> list[str]:
         """Names of the resumable state checkpoints on this trainer; failures raise.
