@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +10,9 @@ import pytest
 
 from fireworks_training._models import parse_rfc3339
 from fireworks_training.checkpoints import Checkpoint
-from fireworks_training.emulator import Emulator
+from fireworks_training.emulator import Emulator, Settings, kinds
+from fireworks_training.emulator.rows import Rows, row_json
+from fireworks_training.emulator.store import Clock, Store
 
 from .kit import Trainer, list_all_rows
 
@@ -146,3 +149,25 @@ def test_resaving_a_name_overwrites_and_moves_update_time(
 def test_list_all_rows_helper_sees_many_rows(emu: Emulator, http: httpx.Client, job: str) -> None:
     emu.add_checkpoint_rows(job, 450)
     assert len(list_all_rows(http, _path(job), 200)) == 450
+
+
+@pytest.mark.parametrize("first_seq_even", [True, False])
+def test_saves_in_one_second_keep_creation_order_as_strings(
+    tmp_path: Path, first_seq_even: bool
+) -> None:
+    # A row at second precision ("…:05Z") and a later one in the same second ("…:05.3Z")
+    # sort the wrong way round as strings; real saves must not do that (the cookbook sorts
+    # rows by the createTime string).
+    store = Store(tmp_path)
+    rows = Rows(store, Clock(), Settings())
+    if not first_seq_even:
+        store.next_seq()
+    second = 1_700_000_000 * 1_000_000
+    for i, offset in enumerate((100, 300_000, 600_000, 1_000_050, 1_400_000, 2_100_000, 3_200_000)):
+        row = rows._new_row("job", f"c{i}", kinds.INFERENCE_BASE, second + offset)
+        store.rows("job")[row.checkpoint_id] = row
+    listed = [row_json(r, "emulator") for r in store.rows("job").values()]
+    stamps = [r["createTime"] for r in listed]
+    assert sorted(stamps) == stamps
+    assert [parse_rfc3339(s) for s in stamps] == sorted(parse_rfc3339(s) for s in stamps)
+    assert any("." not in s for s in stamps)  # second precision still appears

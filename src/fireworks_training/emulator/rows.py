@@ -101,8 +101,7 @@ class Rows(Service):
                 row = self._new_row(job_id, checkpoint_id, kind, now)
                 self._store.rows(job_id)[checkpoint_id] = row
                 self._order.pop(job_id, None)
-            row.update_us = now if not row.seconds_precision else now - now % _US
-            row.update_us = max(row.update_us, row.create_us)
+            row.update_us = max(now, row.create_us)
             row.checkpoint_type = kind
             row.promotable = kinds.is_promotable(kind)
             row.size_bytes = path.stat().st_size
@@ -113,12 +112,18 @@ class Rows(Service):
 
     def _new_row(self, job_id: str, checkpoint_id: str, kind: str, now: int) -> Row:
         seq = self._store.next_seq()
-        latest = max((r.create_us for r in self._store.rows(job_id).values()), default=0)
+        rows = self._store.rows(job_id).values()
+        latest = max((r.create_us for r in rows), default=0)
         # Every other row gets second precision, as the service mixes them, when that
         # keeps the listing in creation order.
         whole = now - now % _US
+        for row in rows:
+            if row.seconds_precision and row.create_us - row.create_us % _US == whole:
+                # "…:05.3Z" sorts before "…:05Z": a row shown to the second stops being
+                # truncated once a later row shares its second.
+                row.seconds_precision = False
         seconds = seq % 2 == 0 and whole > latest
-        create = whole if seconds else now
+        create = now
         return Row(
             job_id, checkpoint_id, kind, kinds.is_promotable(kind), create, create, seq, seconds
         )
