@@ -50,12 +50,16 @@ def _name(obj: WireObject) -> str:
     return name
 
 
-def _parse_name(obj: WireObject, parse: Callable[[str], N]) -> N:
-    """``parse(name)``; a name off the grammar is the server's fault: a ``ProtocolError``."""
-    try:
-        return parse(_name(obj))
-    except InvalidNameError as exc:
-        raise ProtocolError(f"{obj.describe()}: {exc}") from None
+def _parsed_name(parse: Callable[[str], N]) -> wire_property[N]:
+    """The property ``parse(row.name)``; a name off the grammar is the server's fault."""
+
+    def compute(obj: WireObject) -> N:
+        try:
+            return parse(_name(obj))
+        except InvalidNameError as exc:
+            raise ProtocolError(f"{obj.describe()}: {exc}") from None
+
+    return wire_property(compute)
 
 
 def _list_of(obj: WireObject, key: str, kind: type[E], expected: str) -> list[E]:
@@ -145,10 +149,8 @@ class Checkpoint(CheckpointRow):
 
     __slots__ = ()
 
-    @wire_property
-    def resource_name(self) -> CheckpointName:
-        """The parsed 4-segment name."""
-        return _parse_name(self, CheckpointName.parse)
+    resource_name = _parsed_name(CheckpointName.parse)
+    """The parsed 4-segment name."""
 
     @wire_property
     def job_id(self) -> str:
@@ -216,10 +218,8 @@ class Model(WireObject):
     create_time = wire_field(wire_time, "createTime")
     """``createTime``, parsed."""
 
-    @wire_property
-    def resource_name(self) -> ModelName:
-        """The parsed model name."""
-        return _parse_name(self, ModelName.parse)
+    resource_name = _parsed_name(ModelName.parse)
+    """The parsed model name."""
 
     @wire_property
     def model_id(self) -> str:
@@ -385,10 +385,8 @@ class TrainerJob(WireObject):
     update_time = wire_field(wire_time, "updateTime")
     """``updateTime``, parsed."""
 
-    @wire_property
-    def resource_name(self) -> TrainerJobName:
-        """The parsed job name."""
-        return _parse_name(self, TrainerJobName.parse)
+    resource_name = _parsed_name(TrainerJobName.parse)
+    """The parsed job name."""
 
     @wire_property
     def job_id(self) -> str:
