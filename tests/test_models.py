@@ -8,7 +8,7 @@ import io
 import json
 import pickle
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
 from hypothesis import given
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from fireworks_training._models import _RFC3339, _from_fields, _plain_utc, parse_rfc3339
 from fireworks_training.checkpoints import Checkpoint, CheckpointType, Model
+from fireworks_training.checkpoints.types import OperationStatus, TrainerJob
 from fireworks_training.errors import ProtocolError
 
 PREFIX = "accounts/acme/rlorTrainerJobs/job-abc/checkpoints/"
@@ -135,10 +136,33 @@ def test_a_change_to_the_keys_is_seen_by_the_properties() -> None:
         _ = row.name
 
 
+def test_wire_fields_keep_their_types_names_and_cache() -> None:
+    # The assert_type lines are for ``mypy --strict tests/test_models.py``: a ``wire_field``
+    # reads as the type its reader returns, like a decorated ``wire_property``.
+    row = Checkpoint(_wire())
+    assert_type(row.name, str)
+    assert_type(row.create_time, datetime | None)
+    assert_type(row.promotable, bool)
+    model = Model({"name": "accounts/acme/models/m", "kind": "HF_PEFT_ADDON", "displayName": "d"})
+    assert_type(model.kind, str | None)
+    assert (model.kind, model.display_name, model.create_time) == ("HF_PEFT_ADDON", "d", None)
+    job = TrainerJob({"name": "accounts/acme/rlorTrainerJobs/j", "trainingConfig": {"loraRank": 8}})
+    assert job.training_config is not None
+    assert_type(job.training_config.lora_rank, int | None)
+    assert job.training_config.lora_rank == 8
+    operation = OperationStatus({"name": "accounts/acme/operations/o", "response": {"a": 1}})
+    assert_type(operation.response, dict[str, Any] | None)
+    assert (operation.done, operation.response) == (False, {"a": 1})
+    assert row.create_time is not None
+    assert set(row._cache) == {"name", "create_time", "promotable"}  # keyed by attribute name
+    with pytest.raises(AttributeError, match="create_time is read from the wire keys"):
+        row.create_time = None  # type: ignore[assignment]
+
+
 def test_typed_properties_cannot_be_assigned() -> None:
     row = Checkpoint(_wire())
     with pytest.raises(AttributeError, match="promotable is read from the wire keys"):
-        row.promotable = False  # type: ignore[misc]
+        row.promotable = False  # type: ignore[assignment]
     with pytest.raises(AttributeError):
         row.anything = 1  # type: ignore[attr-defined]
 

@@ -25,6 +25,7 @@ __all__ = [
     "format_rfc3339",
     "parse_rfc3339",
     "wire_bool",
+    "wire_field",
     "wire_int",
     "wire_property",
     "wire_str",
@@ -113,6 +114,10 @@ class wire_property(Generic[T]):  # noqa: N801 - used like ``property``
         self._compute = compute
         self._name = compute.__name__
         self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        # The attribute's own name keys the cache (a ``wire_field`` computes with a closure).
+        self._name = name
 
     @overload
     def __get__(self, obj: None, owner: type[Any] | None = None) -> Self: ...
@@ -278,6 +283,15 @@ def _wire_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return format_rfc3339(value)
     return value
+
+
+def wire_field(read: Callable[[WireObject, str], T], key: str) -> wire_property[T]:
+    """A :class:`wire_property` that is ``read(obj, key)``, for a property of one wire key.
+
+    ``base_model = wire_field(wire_str, "baseModel")`` reads as ``str | None``; the docstring
+    goes on the line after it.
+    """
+    return wire_property(lambda obj: read(obj, key))
 
 
 # Readers of one wire key, for wire_property bodies ----------------------------------------

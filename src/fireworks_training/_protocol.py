@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Required, TypedDict, TypeVar, Unpack
 
 from .errors import FireworksError, InvalidArgumentError, InvalidNameError, ProtocolError
 
@@ -57,27 +57,27 @@ def describe(exc: BaseException, *, secret: str = "") -> str:
     return text if len(text) <= _PROBLEM_LIMIT else text[:_PROBLEM_LIMIT] + "..."
 
 
-def parsed(
-    parse: Callable[[Any], T],
-    data: Any,
-    *,
-    where: str,
-    secret: str = "",
-    status_code: int | None = None,
-    method: str = "",
-    path: str = "",
-) -> T:
+class _Reply(TypedDict, total=False):
+    """The keywords of :func:`as_protocol_error`, which :func:`parsed` passes on."""
+
+    where: Required[str]
+    secret: str
+    status_code: int | None
+    method: str
+    path: str
+
+
+def parsed(parse: Callable[[Any], T], data: Any, **reply: Unpack[_Reply]) -> T:
     """``parse(data)``; a failure on data of the wrong shape is a one-line ``ProtocolError``.
 
-    ``where`` starts the message (``"200 GET /v1/..."`` or ``"operation ..."``). The error
-    is raised outside any ``except`` block, so it chains nothing.
+    ``where`` starts the message (``"200 GET /v1/..."`` or ``"operation ..."``); the other
+    keywords are those of :func:`as_protocol_error`. The error is raised outside any
+    ``except`` block, so it chains nothing.
     """
     try:
         return parse(data)
     except _REWRAPPED as exc:
-        error = as_protocol_error(
-            exc, where=where, secret=secret, status_code=status_code, method=method, path=path
-        )
+        error = as_protocol_error(exc, **reply)
         if error is None:
             raise
     raise error

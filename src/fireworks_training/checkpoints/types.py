@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from .._models import WireObject, wire_bool, wire_int, wire_property, wire_str, wire_time
+from .._models import (
+    WireObject,
+    wire_bool,
+    wire_field,
+    wire_int,
+    wire_property,
+    wire_str,
+    wire_time,
+)
 from ..errors import InvalidNameError, ProtocolError
 from .kinds import CheckpointType, LenientStrEnum
 from .names import CheckpointName, ModelName, TrainerJobName, logical_name, step_of
@@ -42,12 +50,16 @@ def _name(obj: WireObject) -> str:
     return name
 
 
-def _parse_name(obj: WireObject, parse: Callable[[str], N]) -> N:
-    """``parse(name)``; a name off the grammar is the server's fault: a ``ProtocolError``."""
-    try:
-        return parse(_name(obj))
-    except InvalidNameError as exc:
-        raise ProtocolError(f"{obj.describe()}: {exc}") from None
+def _parsed_name(parse: Callable[[str], N]) -> wire_property[N]:
+    """The property ``parse(row.name)``; a name off the grammar is the server's fault."""
+
+    def compute(obj: WireObject) -> N:
+        try:
+            return parse(_name(obj))
+        except InvalidNameError as exc:
+            raise ProtocolError(f"{obj.describe()}: {exc}") from None
+
+    return wire_property(compute)
 
 
 def _list_of(obj: WireObject, key: str, kind: type[E], expected: str) -> list[E]:
@@ -60,6 +72,13 @@ def _list_of(obj: WireObject, key: str, kind: type[E], expected: str) -> list[E]
     raise obj.malformed(key, expected, value)
 
 
+def _object(obj: WireObject, key: str) -> dict[str, Any] | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise obj.malformed(key, "an object", value)
+
+
 class CheckpointRow(WireObject):
     """A checkpoint row of any parent: a trainer job, a training session, an SFT or DPO job.
 
@@ -70,20 +89,14 @@ class CheckpointRow(WireObject):
     __slots__ = ()
     WHAT = "checkpoint row"
 
-    @wire_property
-    def name(self) -> str:
-        """The full name string, as sent (``row["name"]``)."""
-        return _name(self)
+    name = wire_property(_name)
+    """The full name string, as sent (``row["name"]``)."""
 
-    @wire_property
-    def create_time(self) -> datetime | None:
-        """``createTime``, parsed (compare these, never the strings: precisions vary)."""
-        return wire_time(self, "createTime")
+    create_time = wire_field(wire_time, "createTime")
+    """``createTime``, parsed (compare these, never the strings: precisions vary)."""
 
-    @wire_property
-    def update_time(self) -> datetime | None:
-        """``updateTime``, parsed."""
-        return wire_time(self, "updateTime")
+    update_time = wire_field(wire_time, "updateTime")
+    """``updateTime``, parsed."""
 
     @wire_property
     def checkpoint_type(self) -> CheckpointType:
@@ -91,10 +104,8 @@ class CheckpointRow(WireObject):
         text = wire_str(self, "checkpointType")
         return CheckpointType.UNSPECIFIED if text is None else CheckpointType(text)
 
-    @wire_property
-    def promotable(self) -> bool:
-        """``promotable``: true iff the server will promote this row."""
-        return wire_bool(self, "promotable")
+    promotable = wire_field(wire_bool, "promotable")
+    """``promotable``: true iff the server will promote this row."""
 
     @wire_property
     def resumable(self) -> bool:
@@ -138,10 +149,8 @@ class Checkpoint(CheckpointRow):
 
     __slots__ = ()
 
-    @wire_property
-    def resource_name(self) -> CheckpointName:
-        """The parsed 4-segment name."""
-        return _parse_name(self, CheckpointName.parse)
+    resource_name = _parsed_name(CheckpointName.parse)
+    """The parsed 4-segment name."""
 
     @wire_property
     def job_id(self) -> str:
@@ -160,15 +169,11 @@ class PeftDetails(WireObject):
     __slots__ = ()
     WHAT = "peftDetails"
 
-    @wire_property
-    def base_model(self) -> str | None:
-        """``baseModel``."""
-        return wire_str(self, "baseModel")
+    base_model = wire_field(wire_str, "baseModel")
+    """``baseModel``."""
 
-    @wire_property
-    def r(self) -> int | None:
-        """The LoRA rank."""
-        return wire_int(self, "r")
+    r = wire_field(wire_int, "r")
+    """The LoRA rank."""
 
     @wire_property
     def target_modules(self) -> list[str]:
@@ -186,25 +191,19 @@ class Model(WireObject):
     __slots__ = ()
     WHAT = "model"
 
-    @wire_property
-    def name(self) -> str:
-        """``accounts/{account}/models/{model}``, as sent."""
-        return _name(self)
+    name = wire_property(_name)
+    """``accounts/{account}/models/{model}``, as sent."""
 
     @wire_property
     def state(self) -> str:
         """``state``; ``"STATE_UNSPECIFIED"`` when absent."""
         return wire_str(self, "state") or "STATE_UNSPECIFIED"
 
-    @wire_property
-    def kind(self) -> str | None:
-        """``kind`` (``HF_BASE_MODEL``, ``HF_PEFT_ADDON``, ...)."""
-        return wire_str(self, "kind")
+    kind = wire_field(wire_str, "kind")
+    """``kind`` (``HF_BASE_MODEL``, ``HF_PEFT_ADDON``, ...)."""
 
-    @wire_property
-    def display_name(self) -> str | None:
-        """``displayName``."""
-        return wire_str(self, "displayName")
+    display_name = wire_field(wire_str, "displayName")
+    """``displayName``."""
 
     @wire_property
     def peft_details(self) -> PeftDetails | None:
@@ -216,15 +215,11 @@ class Model(WireObject):
             return PeftDetails(value)
         raise self.malformed("peftDetails", "an object", value)
 
-    @wire_property
-    def create_time(self) -> datetime | None:
-        """``createTime``, parsed."""
-        return wire_time(self, "createTime")
+    create_time = wire_field(wire_time, "createTime")
+    """``createTime``, parsed."""
 
-    @wire_property
-    def resource_name(self) -> ModelName:
-        """The parsed model name."""
-        return _parse_name(self, ModelName.parse)
+    resource_name = _parsed_name(ModelName.parse)
+    """The parsed model name."""
 
     @wire_property
     def model_id(self) -> str:
@@ -260,15 +255,11 @@ class OperationStatus(WireObject):
     __slots__ = ()
     WHAT = "operation"
 
-    @wire_property
-    def name(self) -> str:
-        """``accounts/{account}/operations/{id}``, as sent."""
-        return _name(self)
+    name = wire_property(_name)
+    """``accounts/{account}/operations/{id}``, as sent."""
 
-    @wire_property
-    def done(self) -> bool:
-        """True once the operation finished, with ``error`` or ``response``."""
-        return wire_bool(self, "done")
+    done = wire_field(wire_bool, "done")
+    """True once the operation finished, with ``error`` or ``response``."""
 
     @wire_property
     def metadata(self) -> dict[str, Any]:
@@ -281,10 +272,8 @@ class OperationStatus(WireObject):
         value = _object(self, "error")
         return None if value is None else RpcStatus(value)
 
-    @wire_property
-    def response(self) -> dict[str, Any] | None:
-        """The result of a finished operation."""
-        return _object(self, "response")
+    response = wire_field(_object, "response")
+    """The result of a finished operation."""
 
     @wire_property
     def status_message(self) -> str | None:
@@ -299,28 +288,17 @@ class OperationStatus(WireObject):
         return None
 
 
-def _object(obj: WireObject, key: str) -> dict[str, Any] | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, dict):
-        return value
-    raise obj.malformed(key, "an object", value)
-
-
 class TrainingConfig(WireObject):
     """The ``trainingConfig`` of a trainer job."""
 
     __slots__ = ()
     WHAT = "trainingConfig"
 
-    @wire_property
-    def base_model(self) -> str | None:
-        """``baseModel``."""
-        return wire_str(self, "baseModel")
+    base_model = wire_field(wire_str, "baseModel")
+    """``baseModel``."""
 
-    @wire_property
-    def lora_rank(self) -> int | None:
-        """``loraRank``."""
-        return wire_int(self, "loraRank")
+    lora_rank = wire_field(wire_int, "loraRank")
+    """``loraRank``."""
 
     @wire_property
     def learning_rate(self) -> float | None:
@@ -330,10 +308,8 @@ class TrainingConfig(WireObject):
             return None if value is None else float(value)
         raise self.malformed("learningRate", "a number", value)
 
-    @wire_property
-    def max_context_length(self) -> int | None:
-        """``maxContextLength``."""
-        return wire_int(self, "maxContextLength")
+    max_context_length = wire_field(wire_int, "maxContextLength")
+    """``maxContextLength``."""
 
 
 class JobState(LenientStrEnum):
@@ -374,10 +350,8 @@ class TrainerJob(WireObject):
     __slots__ = ()
     WHAT = "trainer job"
 
-    @wire_property
-    def name(self) -> str:
-        """``accounts/{account}/rlorTrainerJobs/{job}``, as sent."""
-        return _name(self)
+    name = wire_property(_name)
+    """``accounts/{account}/rlorTrainerJobs/{job}``, as sent."""
 
     @wire_property
     def state(self) -> JobState:
@@ -396,10 +370,8 @@ class TrainerJob(WireObject):
             return str(status["message"]) or None
         return None
 
-    @wire_property
-    def display_name(self) -> str | None:
-        """``displayName``."""
-        return wire_str(self, "displayName")
+    display_name = wire_field(wire_str, "displayName")
+    """``displayName``."""
 
     @wire_property
     def training_config(self) -> TrainingConfig | None:
@@ -407,20 +379,14 @@ class TrainerJob(WireObject):
         value = _object(self, "trainingConfig")
         return None if value is None else TrainingConfig(value)
 
-    @wire_property
-    def create_time(self) -> datetime | None:
-        """``createTime``, parsed."""
-        return wire_time(self, "createTime")
+    create_time = wire_field(wire_time, "createTime")
+    """``createTime``, parsed."""
 
-    @wire_property
-    def update_time(self) -> datetime | None:
-        """``updateTime``, parsed."""
-        return wire_time(self, "updateTime")
+    update_time = wire_field(wire_time, "updateTime")
+    """``updateTime``, parsed."""
 
-    @wire_property
-    def resource_name(self) -> TrainerJobName:
-        """The parsed job name."""
-        return _parse_name(self, TrainerJobName.parse)
+    resource_name = _parsed_name(TrainerJobName.parse)
+    """The parsed job name."""
 
     @wire_property
     def job_id(self) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .base import RunLedger
 from .errors import LogPathError
 from .lease import DEFAULT_LEASE_TTL_S, Lease
 from .objects import LocalObjects, fsync_dir, write_all
@@ -38,7 +39,7 @@ def _decode(line: bytes) -> tuple[LedgerRecord | None, list[str]]:
     return parse_record(data)
 
 
-class Ledger:
+class Ledger(RunLedger):
     """``{log_path}/checkpoints.jsonl`` and ``{log_path}/dataloader.json``."""
 
     def __init__(
@@ -143,12 +144,6 @@ class Ledger:
             return False
 
     # Reading --------------------------------------------------------------------------
-
-    def records(self) -> list[LedgerRecord]:
-        """Every readable record, oldest first."""
-        found = list(self.newest_first())
-        found.reverse()
-        return found
 
     def newest(self) -> LedgerRecord | None:
         """The newest readable record, without a warning for lines skipped on the way."""

@@ -8,55 +8,20 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
+from .base import RunLedger
 from .errors import LogPathError, MissingExtraError
-from .lease import DEFAULT_LEASE_TTL_S, Lease
+from .lease import DEFAULT_LEASE_TTL_S
 from .local import CHECKPOINTS_FILE, Ledger
 from .objects import FsspecObjects
-from .record import LedgerRecord
 from .remote import RemoteLedger
 
 __all__ = ["REMOTE_EXTRA", "RunLedger", "is_url", "ledger_at", "open_ledger", "redact_url"]
 
 REMOTE_EXTRA = "pip install 'fireworks-training[remote]'"
-
-
-class RunLedger(Protocol):
-    """What the workflow needs of a ledger, local or remote."""
-
-    location: str
-    lease: Lease
-
-    def check(self) -> None:
-        """Raise before any request when the ledger cannot be written."""
-        ...
-
-    def commit(self, record: LedgerRecord) -> bool:
-        """Record a save (its data cursor, then the record)."""
-        ...
-
-    def newest_first(self) -> Iterator[LedgerRecord]:
-        """Readable records, newest first."""
-        ...
-
-    def records(self) -> list[LedgerRecord]:
-        """Readable records, oldest first."""
-        ...
-
-    def newest(self) -> LedgerRecord | None:
-        """The newest readable record."""
-        ...
-
-    def find(self, name: str, job_id: str) -> LedgerRecord | None:
-        """The newest record of checkpoint ``name`` of trainer job ``job_id``."""
-        ...
-
-    def data_consumed_of(self, name: str, job_id: str) -> int | None:
-        """The data cursor saved with ``name``, if any."""
-        ...
 
 
 def is_url(log_path: object) -> bool:

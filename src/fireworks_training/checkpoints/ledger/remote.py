@@ -23,6 +23,7 @@ import json
 import warnings
 from collections.abc import Iterator
 
+from .base import RunLedger
 from .errors import LogPathInUseError
 from .lease import DEFAULT_LEASE_TTL_S, Lease
 from .objects import Objects
@@ -53,7 +54,7 @@ def object_keys(seq: int, name: str, writer: str) -> tuple[str, str]:
     return f"cursors/{name}/{group}/{number}-{writer}.json", f"records/{group}/{number}.json"
 
 
-class RemoteLedger:
+class RemoteLedger(RunLedger):
     """A run's records as objects under one prefix of an object store."""
 
     def __init__(self, objects: Objects, *, lease_ttl_s: float = DEFAULT_LEASE_TTL_S) -> None:
@@ -127,16 +128,6 @@ class RemoteLedger:
             record = self._read(key)
             if record is not None:
                 yield record
-
-    def records(self) -> list[LedgerRecord]:
-        """Every readable record, oldest first (one read per record)."""
-        found = list(self.newest_first())
-        found.reverse()
-        return found
-
-    def newest(self) -> LedgerRecord | None:
-        """The newest readable record."""
-        return next(self.newest_first(), None)
 
     def find(self, name: str, job_id: str) -> LedgerRecord | None:
         """The newest record of checkpoint ``name`` of trainer job ``job_id``."""
