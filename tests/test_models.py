@@ -146,6 +146,7 @@ def test_wire_fields_keep_their_types_names_and_cache() -> None:
     model = Model({"name": "accounts/acme/models/m", "kind": "HF_PEFT_ADDON", "displayName": "d"})
     assert_type(model.kind, str | None)
     assert (model.kind, model.display_name, model.create_time) == ("HF_PEFT_ADDON", "d", None)
+    assert Model.kind.__doc__ == "The ``kind`` key, typed."  # help(Model.kind) is not empty
     job = TrainerJob({"name": "accounts/acme/rlorTrainerJobs/j", "trainingConfig": {"loraRank": 8}})
     assert job.training_config is not None
     assert_type(job.training_config.lora_rank, int | None)

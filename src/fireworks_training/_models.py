@@ -291,7 +291,9 @@ def wire_field(read: Callable[[WireObject, str], T], key: str) -> wire_property[
     ``base_model = wire_field(wire_str, "baseModel")`` reads as ``str | None``; the docstring
     goes on the line after it.
     """
-    return wire_property(lambda obj: read(obj, key))
+    field = wire_property(lambda obj: read(obj, key))
+    field.__doc__ = f"The ``{key}`` key, typed."  # help(); the docs read the source's
+    return field
 
 
 # Readers of one wire key, for wire_property bodies ----------------------------------------
