@@ -7,6 +7,7 @@ interpreter's own start-up, the same for both, is left out. Children alternate.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -30,10 +31,27 @@ _CHILD = (
 )
 
 
+def child_env() -> dict[str, str]:
+    """The environment of an import child: this one, but writing bytecode caches.
+
+    An installed package has them (pip compiles every module it installs, as it did for the
+    official client's virtualenv); ours runs from the source tree, where the warm-up round
+    writes them, unless ``PYTHONDONTWRITEBYTECODE`` forbids it: every timed import would
+    then compile our modules from source, which no installed copy does.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def import_child(python: str, statement: str) -> dict[str, float]:
     """Run ``statement`` in a fresh ``python``; its seconds, module count, tinker loaded."""
     out = subprocess.run(
-        [python, "-c", _CHILD, statement], capture_output=True, text=True, check=True
+        [python, "-c", _CHILD, statement],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=child_env(),
     )
     reply: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return reply
@@ -78,13 +96,15 @@ def run(config: Config, official: OfficialClient | None) -> Result:
         )
         result.bars.append(Bar(f"{statement} / official import", ratio, TARGET_VS_OFFICIAL))
     result.notes.append(
-        f"{times.rounds} alternating rounds of fresh interpreters after a warm-up (which also "
-        f"writes bytecode caches). `import fireworks_training` loads tinker: {bool(tinker)}. "
+        f"{times.rounds} alternating rounds of fresh interpreters after a warm-up, which also "
+        "writes our bytecode caches (even under `PYTHONDONTWRITEBYTECODE`, which the children "
+        "do not inherit): an installed package has them, as pip compiled the official "
+        f"client's. `import fireworks_training` loads tinker: {bool(tinker)}. "
         "The package imports its names on first use, so `import fireworks_training` loads "
-        "almost nothing; `from fireworks_training import FireworksClient` (httpx, pydantic and "
-        "our model schemas, tenacity, asyncio) is the like-for-like comparison and carries the "
-        "same target. httpx's own import also loads its optional command line (click, "
-        "pygments, rich), about a fifth of the client import: tinker, one of our dependencies, "
+        "almost nothing; `from fireworks_training import FireworksClient` (httpx and the sync "
+        "client's modules) is the like-for-like comparison and carries the same target. "
+        "httpx's own import also loads its optional command line (click, pygments, rich), "
+        "about a fifth of the client import: tinker, one of our dependencies, "
         "requires click and rich. What the client import loads, and so the gap, is in §1 of "
         "the profiles below; `python -m benchmarks.profile import-client` re-runs that profile."
     )

@@ -67,6 +67,43 @@ print(json.dumps({"seconds": asyncio.run(main())}))
 """
 
 
+# A bare httpx.AsyncClient page loop in a fresh interpreter, as the two scripts above: the
+# floor of any asyncio client built on httpx, against the same (sync) official client.
+BARE_ASYNC_LIST = """
+import asyncio, json, sys, time
+import httpx
+
+base_url, key, job_id, page_size, expected, account = sys.argv[1:7]
+path = f"/v1/accounts/{account}/rlorTrainerJobs/{job_id}/checkpoints"
+
+async def listing(http):
+    rows, token = [], None
+    while True:
+        params = {"pageSize": int(page_size)}
+        if token:
+            params["pageToken"] = token
+        response = await http.get(path, params=params)
+        response.raise_for_status()
+        body = response.json()
+        rows.extend(body["checkpoints"])
+        token = body.get("nextPageToken")
+        if not token:
+            return rows
+
+async def main():
+    headers = {"X-Api-Key": key}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as http:
+        await listing(http)  # warm-up
+        start = time.perf_counter()
+        rows = await listing(http)
+        seconds = time.perf_counter() - start
+    assert len(rows) == int(expected), len(rows)
+    return seconds
+
+print(json.dumps({"seconds": asyncio.run(main())}))
+"""
+
+
 def _ours_in_subprocess(*args: str, script: str = OURS_LIST) -> float:
     out = subprocess.run(
         [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
@@ -139,6 +176,9 @@ def run(config: Config, official: OfficialClient | None) -> Result:
                 sides["ours_async_fresh"] = lambda: _ours_in_subprocess(
                     *args, script=OURS_ASYNC_LIST
                 )
+                sides["httpx_async_fresh"] = lambda: _ours_in_subprocess(
+                    *args, emu.account_id, script=BARE_ASYNC_LIST
+                )
             sync = compare(sides, config.rounds)
         async_ = _compare_async(emu, job, path, headers, config)
 
@@ -181,6 +221,19 @@ def run(config: Config, official: OfficialClient | None) -> Result:
             )
         )
         result.bars.append(Bar("list async / official client", avs, 1.0))
+        floor = sync.ratio("httpx_async_fresh", "official")
+        result.rows.append(
+            Row(
+                f"{label}, bare `httpx.AsyncClient` loop, fresh interpreter (the floor of an "
+                "asyncio client on httpx)",
+                f"httpx async {sync.median('httpx_async_fresh'):.3f} s; "
+                f"official (sync only) {sync.median('official'):.3f} s; "
+                f"ours async {sync.ratio('ours_async_fresh', 'httpx_async_fresh'):.2f}x it",
+                f"{floor:.2f}x official",
+                "— (reference)",
+                None,
+            )
+        )
     else:
         result.notes.append("The official client was not measured in this run.")
     a_ratio = async_.ratio("ours", "httpx")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .bench_import import OURS, OURS_CLIENT
+from .bench_import import OURS, OURS_CLIENT, child_env
 from .report import FULL, SMOKE, Config
 
 __all__ = ["PROFILES", "main"]
@@ -65,6 +65,7 @@ def _importtime(statement: str) -> str:
         capture_output=True,
         text=True,
         check=True,
+        env=child_env(),
     )
     rows: list[tuple[int, int, str]] = []
     for line in out.stderr.splitlines():
@@ -89,6 +90,7 @@ def _import(statement: str) -> Callable[[Config], str]:
             capture_output=True,
             text=True,
             check=True,
+            env=child_env(),
         )
         note = "(pyinstrument is imported before the statement: what it loads looks free)"
         return f"{out.stdout.rstrip()}\n{note}\n\n{_importtime(statement)}"

@@ -14,8 +14,10 @@ import contextlib
 import enum
 import functools
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import repeat
 from typing import Any, ClassVar, Generic, Never, Self, TypeVar, overload
 
 from .errors import ProtocolError
@@ -170,15 +172,15 @@ class WireObject(dict[str, Any]):
 
         No Python ``__init__`` runs: the cache of typed properties is made on first use.
         """
-        new, fill = dict.__new__, dict.update
-        items: list[Self] = []
-        append = items.append
-        for row in rows:
-            if type(row) is not dict or type(row.get("name")) is not str:
-                return None
-            obj = new(cls)
-            fill(obj, row)
-            append(obj)
+        if not rows:
+            return []
+        # Every step is a C loop (map), none a Python frame per row.
+        if {*map(type, rows)} != {dict}:
+            return None
+        if {*map(type, map(dict.get, rows, repeat("name")))} != {str}:
+            return None
+        items: list[Self] = [*map(dict.__new__, repeat(cls, len(rows)))]
+        deque(map(dict.update, items, rows), maxlen=0)
         return items
 
     def _forget(self) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ._backoff import Backoff
 from ._constants import (
@@ -148,13 +148,14 @@ class RetryPolicy:
             return asked
         return self.backoff.delay(state.attempt_number)
 
-    def _kwargs(self) -> dict[str, Any]:
+    def _kwargs(self, started_at: float | None = None) -> dict[str, Any]:
         import tenacity
 
-        started = [self.clock()]  # reset at each run's first attempt
+        # Reset at each run's first attempt, unless that attempt already ran (``call``).
+        started = [self.clock() if started_at is None else started_at]
 
         def before(state: tenacity.RetryCallState) -> None:
-            if state.attempt_number == 1:
+            if state.attempt_number == 1 and started_at is None:
                 started[0] = self.clock()
 
         def time_left() -> float:
@@ -181,29 +182,55 @@ class RetryPolicy:
 
     def retrying(self) -> tenacity.Retrying:
         """A fresh synchronous retry controller."""
-        import tenacity
-
-        return tenacity.Retrying(sleep=self.sleep, **self._kwargs())
+        return self._retrying()
 
     def async_retrying(self) -> tenacity.AsyncRetrying:
         """A fresh asynchronous retry controller."""
+        return self._async_retrying()
+
+    def _retrying(self, started_at: float | None = None) -> tenacity.Retrying:
         import tenacity
 
-        return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs())
+        return tenacity.Retrying(sleep=self.sleep, **self._kwargs(started_at))
+
+    def _async_retrying(self, started_at: float | None = None) -> tenacity.AsyncRetrying:
+        import tenacity
+
+        return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(started_at))
+
+    # The first attempt runs without a retry controller: most calls succeed at once, and
+    # building one costs more than a small request's own work. A failure is handed to the
+    # controller as its first attempt, from the time that attempt started, so the decisions,
+    # waits and errors are those of running every attempt under it.
 
     def call(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` under this policy."""
-        for attempt in self.retrying():
+        started = self.clock()
+        try:
+            return fn()
+        except BaseException as exc:  # the controller re-raises what it does not retry
+            failed = [exc]
+        for attempt in self._retrying(started):
             with attempt:
-                return fn()
+                return fn() if not failed else _reraise(failed)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def acall(self, fn: Callable[[], Awaitable[_T]]) -> _T:
         """Await ``fn()`` under this policy."""
-        async for attempt in self.async_retrying():
+        started = self.clock()
+        try:
+            return await fn()
+        except BaseException as exc:  # the controller re-raises what it does not retry
+            failed = [exc]
+        async for attempt in self._async_retrying(started):
             with attempt:
-                return await fn()
+                return await fn() if not failed else _reraise(failed)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def _reraise(failed: list[BaseException]) -> NoReturn:
+    """Raise the first attempt's failure once more, inside the retry controller."""
+    raise failed.pop()
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,18 @@ class AsyncPager(Generic[T]):
             page = await self._fetch_page(token)
             yield page
             token = tokens.after(page)
+            # Not kept while the next page is fetched: a listing holds one page, not two.
+            del page
             if token is None:
                 return
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages:
-            for item in page.items:
+            items = page.items
+            del page  # the items alone, and not while the next page is fetched (see pages)
+            for item in items:
                 yield item
+            del items
 
     async def _collect(self) -> list[T]:
         """Every item of every page in one list, gathered page by page."""

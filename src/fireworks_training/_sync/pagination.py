@@ -33,13 +33,18 @@ class SyncPager(Generic[T]):
             page = self._fetch_page(token)
             yield page
             token = tokens.after(page)
+            # Not kept while the next page is fetched: a listing holds one page, not two.
+            del page
             if token is None:
                 return
 
     def __iter__(self) -> Iterator[T]:
         for page in self.pages:
-            for item in page.items:
+            items = page.items
+            del page  # the items alone, and not while the next page is fetched (see pages)
+            for item in items:
                 yield item
+            del items
 
     def _collect(self) -> list[T]:
         """Every item of every page in one list, gathered page by page."""
