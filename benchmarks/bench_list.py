@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -73,22 +74,13 @@ BARE_ASYNC_LIST = """
 import asyncio, json, sys, time
 import httpx
 
+from benchmarks.bench_list import _bare_pages_async
+
 base_url, key, job_id, page_size, expected, account = sys.argv[1:7]
 path = f"/v1/accounts/{account}/rlorTrainerJobs/{job_id}/checkpoints"
 
 async def listing(http):
-    rows, token = [], None
-    while True:
-        params = {"pageSize": int(page_size)}
-        if token:
-            params["pageToken"] = token
-        response = await http.get(path, params=params)
-        response.raise_for_status()
-        body = response.json()
-        rows.extend(body["checkpoints"])
-        token = body.get("nextPageToken")
-        if not token:
-            return rows
+    return await _bare_pages_async(http, path, int(page_size))
 
 async def main():
     headers = {"X-Api-Key": key}
@@ -104,9 +96,16 @@ print(json.dumps({"seconds": asyncio.run(main())}))
 """
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
 def _ours_in_subprocess(*args: str, script: str = OURS_LIST) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,  # the bare async script imports its loop from this module
     )
     seconds: float = json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
     return seconds
