@@ -115,7 +115,7 @@ def test_23_every_cookbook_keyword_and_changes_after_construction(
             extra_args=["--trainer-flag 1"],
             forward_only=False,
             skip_validations=True,
-            training_shape_ref="accounts/fireworks/trainingShapes/ts-tiny",
+            training_shape_ref="accounts/fireworks/trainingShapes/ts-tiny-bigram-policy",
         )
     # The older infra code switches the launch path by setting attributes.
     config.training_shape_ref = None

@@ -25,7 +25,7 @@ from .conftest import BASE_MODEL
 
 official = pytest.importorskip("benchmarks.official")
 
-SHAPE = "accounts/fireworks/trainingShapes/ts-tiny"
+SHAPE = "accounts/fireworks/trainingShapes/ts-tiny-bigram-policy"
 CONFIGS: list[dict[str, Any]] = [
     {"base_model": BASE_MODEL},
     {"base_model": BASE_MODEL, "lora_rank": 8, "learning_rate": 2e-4, "display_name": "lora"},

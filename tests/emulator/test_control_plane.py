@@ -126,3 +126,39 @@ def test_delete_keeps_the_record(emu: Emulator, http: httpx.Client, job: str) ->
     assert http.get(f"{JOBS}/{job}").json()["state"] == "JOB_STATE_DELETED"
     assert len(http.get(f"{JOBS}/{job}/checkpoints").json()["checkpoints"]) == 3
     assert http.get(f"{emu.trainer_url(job)}/api/v1/healthz").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("shape", "status", "reason"),
+    [
+        ("accounts/fireworks/trainingShapes/ts-nope", 404, "NOT_FOUND"),
+        ("accounts/fireworks/trainingShapes/ts-tiny-bigram-policy/versions/9", 404, "NOT_FOUND"),
+        ("accounts/someone-else/trainingShapes/ts", 403, "PERMISSION_DENIED"),
+        ("trainingShapes/ts-tiny-bigram-policy", 400, "INVALID_ARGUMENT"),
+        ("accounts/-/trainingShapes/-", 400, "INVALID_ARGUMENT"),
+    ],
+)
+def test_a_job_on_an_unpublished_training_shape_is_refused(
+    emu: Emulator, http: httpx.Client, shape: str, status: int, reason: str
+) -> None:
+    reply = http.post(
+        f"/v1/accounts/{emu.account_id}/rlorTrainerJobs",
+        params={"rlorTrainerJobId": "shaped", "trainingShape": shape},
+        json={"trainingConfig": {"baseModel": "accounts/fireworks/models/tiny-bigram"}},
+    )
+    assert reply.status_code == status, reply.text
+    assert reply.json()["error"]["details"][0]["reason"] == reason
+    assert http.get(f"/v1/accounts/{emu.account_id}/rlorTrainerJobs/shaped").status_code == 404
+
+
+@pytest.mark.parametrize("version", ["", "/versions/1"])
+def test_a_job_on_a_published_training_shape_is_created(
+    emu: Emulator, http: httpx.Client, version: str
+) -> None:
+    shape = f"accounts/fireworks/trainingShapes/ts-tiny-bigram-policy{version}"
+    reply = http.post(
+        f"/v1/accounts/{emu.account_id}/rlorTrainerJobs",
+        params={"rlorTrainerJobId": "shaped", "trainingShape": shape},
+        json={"trainingConfig": {"baseModel": "accounts/fireworks/models/tiny-bigram"}},
+    )
+    assert reply.status_code == 200, reply.text

@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import BaseModelSpec, TrainingShapeSpec
 from .filters import matches, parse_filter
-from .names import model_name, resource_id_problem
+from .names import model_name, parse_name, resource_id_problem
 from .service import Service
 from .wire import ApiError
 
@@ -151,6 +151,22 @@ class Catalog(Service):
             "public": newest.account != self._account,
             **newest.snapshot(),
         }
+
+    def check_shape_ref(self, ref: str) -> None:
+        """A job's ``trainingShape``, ``accounts/{a}/trainingShapes/{s}[/versions/{v}]``,
+        must be published: 400 for another form, 404 (or 403) as reading it would answer."""
+        ids = parse_name(ref, "trainingShapes") or parse_name(ref, "trainingShapes", "versions")
+        if ids is None or WILDCARD in ids:
+            raise ApiError(
+                400,
+                f"trainingShape must be 'accounts/<account>/trainingShapes/<shape>"
+                f"[/versions/<version>]', got {ref!r}",
+                reason="INVALID_ARGUMENT",
+            )
+        if len(ids) == 3:
+            self.version_json(*ids)
+        else:
+            self.shape_json(*ids)
 
     def version_json(self, account: str, shape_id: str, version: str) -> dict[str, Any]:
         """One version of a shape; 404 when the shape or the version is unknown."""

@@ -32,6 +32,9 @@ def control_routes(backend: Backend) -> list[Route]:
     async def create_job(request: Request) -> Any:
         check_account(request, account)
         body = await read_json(request)
+        shape = request.query_params.get("trainingShape")
+        if shape is not None:
+            backend.catalog.check_shape_ref(shape)
         job = backend.jobs.create(request.query_params.get("rlorTrainerJobId"), body)
         return job_json(job, account)
 
