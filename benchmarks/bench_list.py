@@ -18,7 +18,7 @@ import httpx
 from fireworks_training import AsyncFireworksClient, FireworksClient
 
 from .emulator_proc import EmulatorProcess
-from .harness import Comparison, compare
+from .harness import Comparison, Side, compare
 from .official import OfficialClient
 from .report import Bar, Config, Result, Row
 
@@ -164,7 +164,7 @@ def run(config: Config, official: OfficialClient | None) -> Result:
             FireworksClient(emu.api_key, emu.base_url, account_id=emu.account_id) as ours,
             httpx.Client(base_url=emu.base_url, headers=headers, timeout=60) as bare,
         ):
-            sides = {
+            sides: dict[str, Side] = {
                 "ours": lambda: _check(len(ours.list_checkpoints(job, page_size=size)), n),
                 "httpx": lambda: _check(len(_bare_pages(bare, path, size)), n),
             }
