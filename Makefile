@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/python scripts/unasync.py --check
 
 types: $(STAMP)
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src benchmarks
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site

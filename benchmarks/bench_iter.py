@@ -48,7 +48,7 @@ def _child(base_url: str, api_key: str, account: str, job: str, page_size: int) 
                 n += 1
             return n
 
-        url_cache = urllib.parse.urlsplit.cache_info
+        url_cache = urllib.parse.urlsplit.cache_info  # type: ignore[attr-defined]  # lru_cache
         cached_before = url_cache().currsize
         # One trace over both passes, so that the second pass's cache evictions free what the
         # first pass allocated (tracemalloc only subtracts what it saw allocated).

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fireworks_training.checkpoints.ledger import LedgerRecord, RemoteLedger, open_ledger
+from fireworks_training.checkpoints.ledger.objects import FsspecObjects
 from fireworks_training.checkpoints.ledger.remote import object_keys
 
 from .harness import traced_peak
@@ -47,7 +48,7 @@ def _free_port() -> int:
 @contextmanager
 def _moto() -> Iterator[tuple[str, Any]]:
     """moto's S3 on loopback in this process: its endpoint and its backend (to fill fast)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
     from moto.server import ThreadedMotoServer
 
@@ -187,12 +188,21 @@ def _lookup(ledger: RemoteLedger, name: str) -> int | None:
     return ledger.data_consumed_of(name, JOB)
 
 
+def _fs(ledger: Any) -> Any:
+    """The s3fs filesystem under a remote ledger (its requests are what is counted)."""
+    objects = ledger.objects
+    if not isinstance(objects, FsspecObjects):
+        raise TypeError(f"not an fsspec ledger: {objects!r}")
+    return objects.fs
+
+
 def _child(url: str, endpoint: str, records: int, rounds: int) -> Measured:
     counter = _Counter()
     newest = f"step-{records}"
     first = _open(url, endpoint)
-    first.objects.fs.connect()
-    first.objects.fs.s3.meta.events.register("before-send.s3", counter)
+    fs = _fs(first)
+    fs.connect()
+    fs.s3.meta.events.register("before-send.s3", counter)
     _lookup(first, newest)  # warm-up: the client's first request builds its caches
     first.lease.release()
     lookup, consumed = counter.count(lambda: _lookup(_open(url, endpoint), newest))
@@ -202,9 +212,14 @@ def _child(url: str, endpoint: str, records: int, rounds: int) -> Measured:
     saver = _open(url, endpoint)
     saver.lease.acquire()
     record = LedgerRecord(name=f"step-{records + 1}", step=records + 1, source_job_id=JOB)
-    save, _ = counter.count(lambda: (saver.lease.renew(), saver.commit(record)))
+
+    def save_one() -> None:
+        saver.lease.renew()
+        saver.commit(record)
+
+    save, _ = counter.count(save_one)
     saver.lease.release()
-    everything, _ = counter.count(lambda: saver.objects.fs.find(f"{url}/records"))
+    everything, _ = counter.count(lambda: _fs(saver).find(f"{url}/records"))
     times = []
     for _ in range(rounds):
         fresh = _open(url, endpoint)

@@ -196,7 +196,7 @@ def _vs_official(
                 out = _driver(OURS_DRIVER, *args, *sizes)
             for what in ("saves", "steps"):
                 seconds[what].setdefault(name, []).append(out[what])
-            return out["saves"] + out["steps"]
+            return float(out["saves"] + out["steps"])
 
         return go
 

@@ -15,7 +15,7 @@ import statistics
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -72,7 +72,7 @@ def _run_side(side: Side) -> float:
     return elapsed if measured is None else measured
 
 
-def compare(sides: dict[str, Side], rounds: int, *, warmup: int = 1) -> Comparison:
+def compare(sides: Mapping[str, Side], rounds: int, *, warmup: int = 1) -> Comparison:
     """Run every side ``warmup`` times unrecorded, then ``rounds`` alternating rounds."""
     names = list(sides)
     for _ in range(warmup):
