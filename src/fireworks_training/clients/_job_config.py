@@ -237,7 +237,9 @@ def _accumulation(value: object) -> str | None:
     return f"only 1 (or None) is accepted: accumulate in your loop instead, got {value!r:.80}"
 
 
-def _raising(check: Callable[[object], object], problem: str | None = None) -> Any:
+def _raising(
+    check: Callable[[object], object], problem: str | None = None
+) -> Callable[[object], str | None]:
     """A field check from a check that raises: None, or ``problem`` (else its error)."""
 
     def field_check(value: object) -> str | None:
