@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from fireworks_training._closing import Closing
 
 __all__ = ["EmulatorProcess"]
 
@@ -30,7 +31,7 @@ _ALLOWED = frozenset(
 _REPLY = "@@"
 
 
-class EmulatorProcess:
+class EmulatorProcess(Closing):
     """An ``Emulator`` serving from a child process; a context manager."""
 
     def __init__(self, *, long_poll_seconds: float = 5.0) -> None:
@@ -78,17 +79,6 @@ class EmulatorProcess:
             self._proc.wait()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _reply(payload: dict[str, Any]) -> None:
