@@ -15,6 +15,24 @@ import httpx
 BASE_MODEL = "accounts/fireworks/models/tiny-bigram"
 TEXT = b"the quick brown fox jumps over the lazy dog"
 
+# The start of a script run by the official client (its own virtualenv): imports, and
+# ``official_datum(text)``, one next-token datum over ``text`` (a list of byte values).
+OFFICIAL_PRELUDE = """
+import json, os, sys
+os.environ["TINKER_TELEMETRY"] = "0"  # background events: not part of what is compared
+from fireworks.training.sdk import FiretitanServiceClient, types
+
+def official_datum(text):
+    n = len(text) - 1
+    return types.Datum(
+        model_input=types.ModelInput.from_ints(text[:-1]),
+        loss_fn_inputs={
+            "target_tokens": types.TensorData(data=text[1:], dtype="int64", shape=[n]),
+            "weights": types.TensorData(data=[1.0] * n, dtype="float32", shape=[n]),
+        },
+    )
+"""
+
 
 def read_line(stream: IO[str], timeout: float = 60.0) -> str:
     """The next line of a child process's output; fails the test if none comes in time."""

@@ -11,23 +11,13 @@ from benchmarks.official import OfficialClient
 
 from fireworks_training.emulator import Emulator
 
-from .kit import BASE_MODEL
+from .kit import BASE_MODEL, OFFICIAL_PRELUDE
 
-DRIVER = """
-import json, os, sys
-os.environ["TINKER_TELEMETRY"] = "0"
-from fireworks.training.sdk import FiretitanServiceClient, types
-
+DRIVER = (
+    OFFICIAL_PRELUDE
+    + """
 url, key, base_model = sys.argv[1:4]
-text = list(b"the official client trains an adapter")
-n = len(text) - 1
-datum = types.Datum(
-    model_input=types.ModelInput.from_ints(text[:-1]),
-    loss_fn_inputs={
-        "target_tokens": types.TensorData(data=text[1:], dtype="int64", shape=[n]),
-        "weights": types.TensorData(data=[1.0] * n, dtype="float32", shape=[n]),
-    },
-)
+datum = official_datum(list(b"the official client trains an adapter"))
 service = FiretitanServiceClient(base_url=url, api_key=key)
 models = [m.model_name for m in service.get_server_capabilities().supported_models]
 source = service.create_training_client(base_model, lora_rank=4)
@@ -60,6 +50,7 @@ print(json.dumps({
     "unloaded": unloaded.model_id, "source": source.model_id, "refused": refused,
 }))
 """
+)
 
 
 @pytest.mark.slow

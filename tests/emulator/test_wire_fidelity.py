@@ -20,7 +20,7 @@ from benchmarks.official import OfficialClient
 from fireworks_training.clients.trainer import FiretitanServiceClient
 from fireworks_training.emulator import Emulator
 
-from .kit import BASE_MODEL, TEXT, Trainer
+from .kit import BASE_MODEL, OFFICIAL_PRELUDE, TEXT, Trainer
 
 DRIVER = """
 import json, sys
@@ -108,21 +108,12 @@ def test_reference_client_waits_for_a_long_running_promotion(
 
 # The trainer API, request for request ---------------------------------------------------
 
-TRAINER_DRIVER = """
-import json, os, sys
-os.environ["TINKER_TELEMETRY"] = "0"  # background events: not part of the ops compared
-from fireworks.training.sdk import FiretitanServiceClient, types
-
+TRAINER_DRIVER = (
+    OFFICIAL_PRELUDE
+    + """
 url, key, base_model, rank, text = sys.argv[1:6]
-rank, text = int(rank), list(text.encode())
-n = len(text) - 1
-datum = types.Datum(
-    model_input=types.ModelInput.from_ints(text[:-1]),
-    loss_fn_inputs={
-        "target_tokens": types.TensorData(data=text[1:], dtype="int64", shape=[n]),
-        "weights": types.TensorData(data=[1.0] * n, dtype="float32", shape=[n]),
-    },
-)
+rank = int(rank)
+datum = official_datum(list(text.encode()))
 service = FiretitanServiceClient(base_url=url, api_key=key, user_metadata={"run": "wire"})
 client = service.create_training_client(base_model, lora_rank=rank)
 client.forward([datum], "cross_entropy").result()
@@ -147,6 +138,7 @@ print(json.dumps({
     "session": client.session_id,
 }))
 """
+)
 
 _IDS = frozenset({"session_id", "model_id", "request_id"})
 _SESSION_SUFFIX = re.compile(r"-[0-9a-f]{8}\Z")
