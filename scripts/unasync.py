@@ -43,6 +43,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"aclose", "close"),
     (r"aiter_bytes", "iter_bytes"),
     (r"aread", "read"),
+    (r"handle_async_request", "handle_request"),
     (r"acall", "call"),
     (r"async_sleep", "sleep"),
     (r"asyncio\.Lock", "threading.Lock"),

@@ -261,6 +261,9 @@ class BaseClient:
         )
         self._max_reply_bytes = self._MAX_REPLY_BYTES
         self._closed = False
+        # The pool's headers merged with ours, when requests go straight to the pool's
+        # transport (a pool of our own: see AsyncAPIClient._dispatch); else None.
+        self._direct_headers: httpx.Headers | None = None
 
     @property
     def base_url(self) -> str:
@@ -311,13 +314,25 @@ class BaseClient:
                 # (about 35 µs a request, a listing's page included).
                 query = str(httpx.QueryParams(request.params))
                 url = f"{url}{'&' if '?' in url else '?'}{query}"
-            return http.build_request(
-                request.method,
-                url,
-                json=request.json,
-                headers={**self._headers, **request.headers} if request.headers else self._headers,
-                timeout=timeout,
-                extensions=extensions,
+            headers = self._direct_headers
+            if headers is None or http.cookies:
+                return http.build_request(
+                    request.method,
+                    url,
+                    json=request.json,
+                    headers={**self._headers, **request.headers}
+                    if request.headers
+                    else self._headers,
+                    timeout=timeout,
+                    extensions=extensions,
+                )
+            # What build_request makes, without merging the pool's settings again per request.
+            if request.headers:
+                headers = headers.copy()
+                headers.update(request.headers)
+            extensions["timeout"] = timeout.as_dict()
+            return httpx.Request(
+                request.method, url, json=request.json, headers=headers, extensions=extensions
             )
         except httpx.InvalidURL as exc:
             problem = str(exc)
