@@ -42,6 +42,14 @@ def _through_send(flavour: str) -> AnyClient:
     return make_client(flavour, account_id=ACCOUNT, http_client=http)
 
 
+async def _close(direct: AnyClient, via_send: AnyClient) -> None:
+    """Both clients, and the pool the second was given (which it leaves open)."""
+    await call(direct.close())
+    await call(via_send.close())
+    http = via_send._http
+    await (http.aclose() if isinstance(http, httpx.AsyncClient) else call(http.close()))
+
+
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 async def test_own_pool_sends_the_bytes_httpx_send_would(
     flavour: str, router: respx.MockRouter
@@ -55,9 +63,7 @@ async def test_own_pool_sends_the_bytes_httpx_send_would(
         assert len(await call(direct.list_checkpoints(JOB, page_size=7))) == 2
         assert len(await call(via_send.list_checkpoints(JOB, page_size=7))) == 2
     finally:
-        await call(direct.close())
-        await call(via_send.close())
-        await call(via_send._http.aclose() if flavour == "async" else via_send._http.close())
+        await _close(direct, via_send)
     sent = [_wire(c.request) for c in route.calls]
     assert sent[:2] == sent[2:]
     assert sent[1][1] == f"{BASE}{LIST_PATH}?pageSize=7&pageToken=t%2F1+%2B"
@@ -81,9 +87,7 @@ async def test_a_post_body_and_extra_headers_match_too(
         for made in (direct, via_send):
             await call(made._call(request))
     finally:
-        await call(direct.close())
-        await call(via_send.close())
-        await call(via_send._http.aclose() if flavour == "async" else via_send._http.close())
+        await _close(direct, via_send)
     first, second = (_wire(c.request) for c in route.calls)
     assert first == second
     assert dict(route.calls[0].request.headers)["x-r"] == "1"
