@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         "medians and each ratio is the median of the per-round ratios. The emulator serves "
         "from a separate process on loopback, so it does not share an interpreter lock with "
         "the client under test. The machine has 2 cores shared with other jobs: a ratio moves "
-        "by about ±15 % from one run to the next.",
+        'by about ±15 % from one run to the next. A "faster than" target is met only when '
+        "the side is faster in at least three rounds of four (the upper quartile of the "
+        "per-round ratios is under 1): the rounds of a tie scatter on both sides of 1, and "
+        "their median alone would call a tie a win about half the time.",
         "Every round's raw timings are in `results.json` next to this file; "
         "`python -m benchmarks.report --from benchmarks/results.json` rewrites this report "
         "and the chart from it without running anything.",
