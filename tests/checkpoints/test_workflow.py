@@ -145,14 +145,59 @@ def test_numpy_arrays_are_refused(tmp_path: Path) -> None:
     assert server.calls == []
 
 
-@pytest.mark.parametrize("failing", ["save_state", "sampler:base"])
-def test_failed_save_records_nothing(tmp_path: Path, failing: str) -> None:
+@pytest.mark.parametrize("kind", [CheckpointKind.STATE, CheckpointKind.BOTH])
+def test_failed_save_records_nothing(tmp_path: Path, kind: CheckpointKind) -> None:
     ckpt, _, _ = make(tmp_path)
-    ckpt.training_client.fail_on = failing  # type: ignore[attr-defined]
+    ckpt.training_client.fail_on = "save_state"  # type: ignore[attr-defined]
     with pytest.raises(APIConnectionError):
-        ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20)
+        ckpt.save("step-5", kind=kind, step=5, data_consumed=20)
     assert not (tmp_path / "checkpoints.jsonl").exists()
     assert not (tmp_path / "dataloader.json").exists()
+
+
+def test_a_failed_sampler_save_records_nothing(tmp_path: Path) -> None:
+    ckpt, _, _ = make(tmp_path)
+    ckpt.training_client.fail_on = "sampler:base"  # type: ignore[attr-defined]
+    with pytest.raises(APIConnectionError):
+        ckpt.save("step-5", kind=CheckpointKind.SAMPLER, step=5, data_consumed=20)
+    assert not (tmp_path / "checkpoints.jsonl").exists()
+
+
+def test_both_whose_sampler_half_fails_records_the_state_it_saved(tmp_path: Path) -> None:
+    ckpt, server, _ = make(tmp_path)
+    ckpt.training_client.fail_on = "sampler:base"  # type: ignore[attr-defined]
+    with pytest.raises(APIConnectionError, match="sampler:base failed"):
+        ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20)
+    [line] = lines(tmp_path)
+    assert (line["name"], line["step"], line["data_consumed"]) == ("step-5", 5, 20)
+    assert line["state_path"] == "cross_job://job-abc/step-5"
+    assert line.get("sampler_path") is None
+    assert json.loads((tmp_path / "dataloader.json").read_text()) == {"step-5": 20}
+
+    # Repeated, it saves only the sampler half (the state is not refused as existing).
+    ckpt.training_client.fail_on = None  # type: ignore[attr-defined]
+    record = ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20)
+    assert record.state_path == "cross_job://job-abc/step-5"
+    assert record.sampler_path == "step-5-0a1b2c3d"
+    assert server.ops() == ["list", "save_state", "sampler:base"]
+    assert lines(tmp_path)[-1]["sampler_path"] == "step-5-0a1b2c3d"
+    # And once whole, it is a repeat: nothing is sent or written again.
+    assert ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20) == record
+    assert server.ops() == ["list", "save_state", "sampler:base"]
+    assert len(lines(tmp_path)) == 2
+
+
+def test_a_run_that_died_after_a_half_saved_both_resumes_from_its_state(tmp_path: Path) -> None:
+    ckpt, server, _ = make(tmp_path)
+    ckpt.save("step-5", step=5, data_consumed=20)
+    ckpt.training_client.fail_on = "sampler:base"  # type: ignore[attr-defined]
+    with pytest.raises(APIConnectionError):
+        ckpt.save("step-10", kind=CheckpointKind.BOTH, step=10, data_consumed=40)
+    ckpt.close()
+
+    resumed, _, _ = make(tmp_path, server)
+    info = resumed.resume()
+    assert (info.step, info.data_consumed) == (10, 40)
 
 
 def test_a_repeated_save_is_sent_and_recorded_once(tmp_path: Path) -> None:

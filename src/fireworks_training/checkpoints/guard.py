@@ -63,16 +63,42 @@ class SaveGuard:
         extra: dict[str, Any],
     ) -> Saved | None:
         """This process's save of exactly the same thing, if any."""
+        done = self._same_point(name, step, data_consumed, extra)
+        if done is None:
+            return None
+        record = done.record
+        same = (record.state_path is not None) == kind.resumable and (
+            record.sampler_path is not None
+        ) == kind.promotable
+        return done if same else None
+
+    def state_half(
+        self,
+        name: str,
+        kind: CheckpointKind,
+        step: int | None,
+        data_consumed: int | None,
+        extra: dict[str, Any],
+    ) -> Saved | None:
+        """This process's save of the same point with its state but not its sampler, when
+        ``kind`` asks for both: only the sampler half is left to save."""
+        if not (kind.resumable and kind.promotable):
+            return None
+        done = self._same_point(name, step, data_consumed, extra)
+        if done is None or done.record.state_path is None or done.record.sampler_path:
+            return None
+        return done
+
+    def _same_point(
+        self, name: str, step: int | None, data_consumed: int | None, extra: dict[str, Any]
+    ) -> Saved | None:
         done = self.saves.get(name)
         if done is None:
             return None
         record = done.record
-        same = (
-            (record.step, record.data_consumed) == (step, data_consumed)
-            and (record.state_path is not None) == kind.resumable
-            and (record.sampler_path is not None) == kind.promotable
-            and (record.model_extra or {}) == extra
-        )
+        same = (record.step, record.data_consumed) == (step, data_consumed) and (
+            record.model_extra or {}
+        ) == extra
         return done if same else None
 
     def check(self, name: str, replace: bool) -> None:

@@ -177,6 +177,8 @@ class TrainingCheckpoints(Closing):
 
         Refuses (before any request) to replace a state checkpoint the server holds unless
         ``overwrite=True``; repeating a save of this process that succeeded sends nothing.
+        A ``BOTH`` save whose state was saved and whose sampler half failed records the
+        state (the server holds it) before raising; repeating it saves only the sampler.
         """
         kind = self._kind(kind, resumable, promotable)
         name = check_checkpoint_name(name)
@@ -191,6 +193,9 @@ class TrainingCheckpoints(Closing):
                 self._commit(done)
             return done.record
         self.ledger.lease.renew()
+        half = self._guard.state_half(name, kind, step, data_consumed, plain)
+        if half is not None:
+            return self._with_sampler(name, half.record)
         if kind.resumable:
             self._guard.check(name, replace)
         fields: dict[str, Any] = {
@@ -202,11 +207,17 @@ class TrainingCheckpoints(Closing):
             "base_model": self._learned_base_model(),
             "schema_version": SCHEMA,
         }
-        self._save_remote(name, kind, replace, fields)
-        saved = Saved(LedgerRecord.model_validate(fields), committed=False)
-        self._guard.saves[name] = saved
-        self._commit(saved)
-        return saved.record
+        if kind.resumable:
+            self._save_state(name, replace)
+            fields["state_path"] = cross_job_reference(self.trainer_job_id, name)
+        if kind.promotable:
+            try:
+                fields["sampler_path"] = self._save_sampler(name)
+            except BaseException:
+                if kind.resumable:  # the server holds the state: resume and a retry know it
+                    self._record(LedgerRecord.model_validate(fields))
+                raise
+        return self._record(LedgerRecord.model_validate(fields))
 
     def _replaces(self, name: str, kind: CheckpointKind, overwrite: object) -> bool:
         """Whether this save may replace a checkpoint; refuses what cannot be honoured."""
@@ -220,17 +231,25 @@ class TrainingCheckpoints(Closing):
             )
         return replace
 
-    def _save_remote(
-        self, name: str, kind: CheckpointKind, replace: bool, fields: dict[str, Any]
-    ) -> None:
-        if kind.resumable:
-            save_state: Any = self.training_client.save_state
-            future = save_state(name, overwrite=True) if replace else save_state(name)
-            _path_of(future.result())
-            fields["state_path"] = cross_job_reference(self.trainer_job_id, name)
-        if kind.promotable:
-            saved = self.training_client.save_weights_for_sampler_ext(name, checkpoint_type="base")
-            fields["sampler_path"] = saved.snapshot_name
+    def _save_state(self, name: str, replace: bool) -> None:
+        save_state: Any = self.training_client.save_state
+        future = save_state(name, overwrite=True) if replace else save_state(name)
+        _path_of(future.result())
+
+    def _save_sampler(self, name: str) -> str:
+        saved = self.training_client.save_weights_for_sampler_ext(name, checkpoint_type="base")
+        return saved.snapshot_name
+
+    def _with_sampler(self, name: str, state: LedgerRecord) -> LedgerRecord:
+        """Add the sampler half to a saved state of this very point, and record both."""
+        return self._record(state.model_copy(update={"sampler_path": self._save_sampler(name)}))
+
+    def _record(self, record: LedgerRecord) -> LedgerRecord:
+        """Remember a save of this process, then write its record."""
+        saved = Saved(record, committed=False)
+        self._guard.saves[record.name] = saved
+        self._commit(saved)
+        return record
 
     def _commit(self, saved: Saved) -> None:
         self.ledger.commit(saved.record)
@@ -321,10 +340,7 @@ class TrainingCheckpoints(Closing):
             return newest  # finish() again after its promotion failed: all is saved
         # The periodic save of this very step wrote the state: add the sampler only.
         self.ledger.lease.renew()
-        saved = self.training_client.save_weights_for_sampler_ext(name, checkpoint_type="base")
-        record = newest.model_copy(update={"sampler_path": saved.snapshot_name})
-        self.ledger.commit(record)
-        return record
+        return self._with_sampler(name, newest)
 
     def close(self) -> None:
         """Give up this loop's claim on ``log_path`` (a later run need not wait for it)."""
