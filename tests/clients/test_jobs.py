@@ -541,6 +541,45 @@ async def test_reconnect_after_an_ambiguous_resume_failure_asks_the_job(
     assert resume.call_count == 1
 
 
+async def test_an_ambiguous_resume_failure_is_not_resent_while_the_job_may_show_it(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    # The :resume failed after it was sent (a 500) but took effect: the control plane shows
+    # FAILED twice more before PENDING. A second :resume then could fail the restarted job.
+    states = ["JOB_STATE_FAILED"] * 3 + ["JOB_STATE_PENDING", "JOB_STATE_RUNNING"]
+    reads = router.get(JOB_PATH).mock(side_effect=[reply(state) for state in states])
+    resume = router.post(f"{JOB_PATH}:resume").mock(return_value=error(500))
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.reconnect_and_wait(JOB, timeout=60))
+    assert resume.call_count == 1
+    assert reads.call_count == len(states)
+    assert sum(clock.sleeps) < RESUME_GRACE_S
+
+
+async def test_an_ambiguous_resume_failure_is_resent_after_the_grace(
+    manager: AnyManager, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    # The failed :resume did not act: the job stays FAILED for the whole grace, then the
+    # :resume is sent again (not raised, as after an accepted one).
+    failed = RESUME_GRACE_S + JOB_POLL_CAP_S
+    started: list[float] = []
+
+    def read(request: httpx.Request) -> httpx.Response:
+        if resume.call_count < 2:
+            return reply("JOB_STATE_FAILED")
+        started.append(sum(clock.sleeps))
+        return reply()
+
+    router.get(JOB_PATH).mock(side_effect=read)
+    resume = router.post(f"{JOB_PATH}:resume").mock(
+        side_effect=[error(500), reply("JOB_STATE_PENDING")]
+    )
+    router.get(HEALTH).mock(return_value=httpx.Response(200, json={}))
+    await call(manager.reconnect_and_wait(JOB, timeout=600))
+    assert resume.call_count == 2
+    assert RESUME_GRACE_S <= started[0] < failed
+
+
 async def test_reconnect_resends_resume_when_the_server_surely_did_not_act(
     manager: AnyManager, router: respx.MockRouter
 ) -> None:

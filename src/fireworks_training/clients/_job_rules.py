@@ -245,7 +245,8 @@ class Resumption:
     With ``reconnect``, a resumable state is resumed, again only once the job was seen
     PENDING or RUNNING since. After a ``:resume`` (``resumed``: one was sent before the
     wait), a resumable state is polled until the job is seen PENDING or RUNNING or
-    ``grace_s`` has passed; then it raises.
+    ``grace_s`` has passed; then it raises. After a ``:resume`` that failed but may have
+    been acted on (``unsure``), it is polled the same way, and resumed again after the grace.
     """
 
     def __init__(
@@ -261,6 +262,7 @@ class Resumption:
         self._grace_s = grace_s
         self._may_resume = reconnect
         self._grace_ends = -math.inf
+        self._held_until = -math.inf
         if resumed:
             self.resumed()
 
@@ -269,14 +271,22 @@ class Resumption:
         self._may_resume = False
         self._grace_ends = self._clock() + self._grace_s
 
+    def unsure(self) -> None:
+        """A ``:resume`` failed after it was sent: no other one while it may still show."""
+        self._held_until = self._clock() + self._grace_s
+
     def step(self, job: TrainerJob) -> Step:
         """:func:`next_step` for ``job``, just read."""
         if job.state in RESTARTED_STATES:
             self._may_resume = self._reconnect
-            self._grace_ends = -math.inf
-        resuming = self._clock() < self._grace_ends
+            self._grace_ends = self._held_until = -math.inf
+        now = self._clock()
+        held = now < self._held_until
         return next_step(
-            job, may_resume=self._may_resume, resuming=resuming, reconnect=self._reconnect
+            job,
+            may_resume=self._may_resume and not held,
+            resuming=held or now < self._grace_ends,
+            reconnect=self._reconnect,
         )
 
 

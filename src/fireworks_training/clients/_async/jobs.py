@@ -234,14 +234,20 @@ class AsyncJobs(AsyncAccounts):
         request = resume_job_request(job)
         return await self._call(request, parse=TrainerJob.model_validate, retry_on=surely_not_acted)
 
-    async def _try_resume(self, job: TrainerJobName) -> bool:
-        """``:resume``; False after a transient failure, which the next poll sorts out."""
+    async def _try_resume(self, job: TrainerJobName, resumption: Resumption) -> bool:
+        """``:resume``; False after a transient failure, which the next polls sort out.
+
+        One that may have been acted on is not sent again while it may still show.
+        """
         try:
             await self._resume(job)
         except APIError as exc:
             if not is_retryable(exc):
                 raise
+            if not surely_not_acted(exc):
+                resumption.unsure()
             return False
+        resumption.resumed()
         return True
 
     async def _wait(
@@ -259,8 +265,7 @@ class AsyncJobs(AsyncAccounts):
         while True:
             current = await self.get(job)
             step = resumption.step(current)
-            if step is Step.RESUME and await self._try_resume(job):
-                resumption.resumed()
+            if step is Step.RESUME and await self._try_resume(job, resumption):
                 continue
             if step is Step.CHECK_HEALTH and await self._healthy(job):
                 self.boot_time_s = self._clock() - started

@@ -235,14 +235,20 @@ class Jobs(Accounts):
         request = resume_job_request(job)
         return self._call(request, parse=TrainerJob.model_validate, retry_on=surely_not_acted)
 
-    def _try_resume(self, job: TrainerJobName) -> bool:
-        """``:resume``; False after a transient failure, which the next poll sorts out."""
+    def _try_resume(self, job: TrainerJobName, resumption: Resumption) -> bool:
+        """``:resume``; False after a transient failure, which the next polls sort out.
+
+        One that may have been acted on is not sent again while it may still show.
+        """
         try:
             self._resume(job)
         except APIError as exc:
             if not is_retryable(exc):
                 raise
+            if not surely_not_acted(exc):
+                resumption.unsure()
             return False
+        resumption.resumed()
         return True
 
     def _wait(
@@ -260,8 +266,7 @@ class Jobs(Accounts):
         while True:
             current = self.get(job)
             step = resumption.step(current)
-            if step is Step.RESUME and self._try_resume(job):
-                resumption.resumed()
+            if step is Step.RESUME and self._try_resume(job, resumption):
                 continue
             if step is Step.CHECK_HEALTH and self._healthy(job):
                 self.boot_time_s = self._clock() - started
