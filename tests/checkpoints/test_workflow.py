@@ -187,6 +187,61 @@ def test_both_whose_sampler_half_fails_records_the_state_it_saved(tmp_path: Path
     assert len(lines(tmp_path)) == 2
 
 
+class InterruptedSampler(FakeTrainer):
+    """Ctrl-C arrives while the sampler weights are being saved."""
+
+    def save_weights_for_sampler_ext(self, name: str, checkpoint_type: str = "base") -> Any:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("trainer", "raised"),
+    [(InterruptedSampler, KeyboardInterrupt), (FakeTrainer, APIConnectionError)],
+)
+def test_a_half_saved_both_whose_record_fails_too_raises_its_own_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trainer: type[FakeTrainer], raised: type
+) -> None:
+    server = Server()
+    ckpt, _, _ = make(tmp_path, server, trainer=trainer(server, fail_on="sampler:base"))
+    real = local_module.Ledger.record_data_consumed
+
+    def full_disk(self: Any, name: str, data_consumed: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local_module.Ledger, "record_data_consumed", full_disk)
+    with pytest.raises(raised) as info:
+        ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20)
+    assert info.value.__notes__ == [
+        "recording the state 'step-5' the server holds also failed (OSError: [Errno 28] No "
+        "space left on device); repeat the save to record it"
+    ]
+    assert not (tmp_path / "checkpoints.jsonl").exists()
+
+    # Space again: the repeat saves only the sampler and records the whole save once.
+    monkeypatch.setattr(local_module.Ledger, "record_data_consumed", real)
+    ckpt.training_client = FakeTrainer(server)
+    record = ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20)
+    assert (record.state_path, record.sampler_path) == (
+        "cross_job://job-abc/step-5",
+        "step-5-0a1b2c3d",
+    )
+    assert server.ops() == ["list", "save_state", "sampler:base"]
+    assert [line["sampler_path"] for line in lines(tmp_path)] == ["step-5-0a1b2c3d"]
+
+
+@pytest.mark.parametrize("overwrite", [None, True])
+def test_a_both_save_of_a_point_saved_as_state_adds_only_the_sampler(
+    tmp_path: Path, overwrite: bool | None
+) -> None:
+    ckpt, server, _ = make(tmp_path)
+    ckpt.save("step-5", step=5, data_consumed=20)
+    ckpt.save("step-5", kind=CheckpointKind.BOTH, step=5, data_consumed=20, overwrite=overwrite)
+    if overwrite:  # asked to replace it, it saves the state again
+        assert server.calls[2:] == [("save_state", ("step-5", True)), ("sampler:base", "step-5")]
+    else:
+        assert server.ops() == ["list", "save_state", "sampler:base"]
+
+
 def test_a_run_that_died_after_a_half_saved_both_resumes_from_its_state(tmp_path: Path) -> None:
     ckpt, server, _ = make(tmp_path)
     ckpt.save("step-5", step=5, data_consumed=20)

@@ -178,7 +178,8 @@ class TrainingCheckpoints(Closing):
         Refuses (before any request) to replace a state checkpoint the server holds unless
         ``overwrite=True``; repeating a save of this process that succeeded sends nothing.
         A ``BOTH`` save whose state was saved and whose sampler half failed records the
-        state (the server holds it) before raising; repeating it saves only the sampler.
+        state (the server holds it) before raising; repeating it (or a ``BOTH`` save of a
+        point this process saved as ``STATE``) saves only the sampler, unless ``overwrite``.
         """
         kind = self._kind(kind, resumable, promotable)
         name = check_checkpoint_name(name)
@@ -193,7 +194,7 @@ class TrainingCheckpoints(Closing):
                 self._commit(done)
             return done.record
         self.ledger.lease.renew()
-        half = self._guard.state_half(name, kind, step, data_consumed, plain)
+        half = None if replace else self._guard.state_half(name, kind, step, data_consumed, plain)
         if half is not None:
             return self._with_sampler(name, half.record)
         if kind.resumable:
@@ -213,9 +214,9 @@ class TrainingCheckpoints(Closing):
         if kind.promotable:
             try:
                 fields["sampler_path"] = self._save_sampler(name)
-            except BaseException:
+            except BaseException as failure:
                 if kind.resumable:  # the server holds the state: resume and a retry know it
-                    self._record(LedgerRecord.model_validate(fields))
+                    self._record_anyway(LedgerRecord.model_validate(fields), failure)
                 raise
         return self._record(LedgerRecord.model_validate(fields))
 
@@ -250,6 +251,17 @@ class TrainingCheckpoints(Closing):
         self._guard.saves[record.name] = saved
         self._commit(saved)
         return record
+
+    def _record_anyway(self, record: LedgerRecord, failure: BaseException) -> None:
+        """:meth:`_record` while ``failure`` is raised: a failing write is noted on it, and
+        ``failure`` (a Ctrl-C too) stays what the caller sees."""
+        try:
+            self._record(record)
+        except Exception as exc:
+            failure.add_note(
+                f"recording the state {record.name!r} the server holds also failed "
+                f"({type(exc).__name__}: {exc}); repeat the save to record it"
+            )
 
     def _commit(self, saved: Saved) -> None:
         self.ledger.commit(saved.record)
