@@ -190,7 +190,10 @@ async def test_done_without_response(factory: Any) -> None:
     op, _ = factory([finished()], FakeClock(start=0.0), first=finished())
     with pytest.raises(OperationError, match="without a response"):
         await run(op.result())
-    assert await run(op.exception()) is None
+    # Not a success: exception() hands back the error result() raises.
+    failure = await run(op.exception())
+    assert isinstance(failure, OperationError)
+    assert "without a response" in str(failure)
 
 
 @pytest.mark.anyio

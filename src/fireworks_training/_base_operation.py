@@ -16,9 +16,9 @@ from ._constants import OPERATION_FIRST_POLL_S, OPERATION_POLL_CAP_S, OPERATION_
 from ._protocol import as_protocol_error, parsed
 from ._retry import is_retryable
 from .checkpoints.types import OperationStatus
-from .errors import OperationError, OperationTimeoutError
+from .errors import InvalidArgumentError, OperationError, OperationTimeoutError
 
-__all__ = ["NOT_SET", "BaseOperation", "Parse", "poll_delays"]
+__all__ = ["NOT_SET", "BaseOperation", "Parse", "check_wait", "poll_delays"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,23 @@ def poll_delays(
 ) -> Iterator[float]:
     """The waits before each poll: ``first_s``, then x``multiplier``, capped at ``cap_s``."""
     return Backoff(first_s, multiplier, cap_s).delays()
+
+
+def check_wait(timeout: object) -> float | None:
+    """A wait's ``timeout``: None (no limit) or a finite number of seconds >= 0."""
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise InvalidArgumentError(
+            f"timeout must be a finite number of seconds >= 0, or None for no limit; "
+            f"got {timeout!r}"
+        )
+    return float(timeout)
 
 
 class BaseOperation(Generic[T]):
@@ -101,10 +118,18 @@ class BaseOperation(Generic[T]):
         self._value = parsed(self._parse, data, where=f"operation {self.name}: response")
         return self._value
 
+    def _failure(self) -> OperationError | None:
+        """The :class:`OperationError` :meth:`_outcome` raises, if any (a reply of the wrong
+        shape is raised: it is not the operation's outcome)."""
+        try:
+            self._outcome()
+        except OperationError as exc:
+            return exc
+        return None
+
     def _deadline(self, timeout: float | None) -> float:
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0, got {timeout}")
-        return math.inf if timeout is None else self._clock() + timeout
+        seconds = check_wait(timeout)
+        return math.inf if seconds is None else self._clock() + seconds
 
     def _remaining(self, deadline: float, timeout: float | None) -> float:
         remaining = deadline - self._clock()

@@ -247,6 +247,9 @@ async def test_job_without_base_model_is_a_value_error(
         ({"output_model_id": ""}, InvalidModelIdError),
         ({"base_model": ""}, InvalidArgumentError),
         ({"hot_load_deployment_id": ""}, InvalidArgumentError),
+        ({"hot_load_deployment_id": "../../x y"}, InvalidNameError),
+        ({"hot_load_deployment_id": "accounts/acme/deployments/a b"}, InvalidNameError),
+        ({"hot_load_deployment_id": "accounts/acme/models/dep-1"}, InvalidNameError),
         ({"name": None, "job_id": JOB}, InvalidArgumentError),
         ({"name": None, "checkpoint_id": CKPT}, InvalidArgumentError),
         ({"name": None, "job_id": "a b", "checkpoint_id": CKPT}, InvalidNameError),
@@ -268,6 +271,16 @@ async def test_bad_arguments_before_any_request(
                 **{"name": CKPT_NAME, "output_model_id": "my-model", **kwargs}
             )
         )
+    assert len(router.calls) == 0
+
+
+@pytest.mark.parametrize("timeout", [-1, float("nan"), float("inf"), "600", True])
+async def test_a_bad_timeout_is_refused_before_the_promotion_is_sent(
+    client: AnyClient, router: respx.MockRouter, timeout: Any
+) -> None:
+    # Refused after the :promote, the model would exist and a retry would meet a 409.
+    with pytest.raises(InvalidArgumentError, match=r"timeout must be a finite number"):
+        await promote(client, timeout=timeout)
     assert len(router.calls) == 0
 
 
@@ -438,6 +451,50 @@ async def test_begin_promote_with_a_synchronous_reply_is_done(
     assert await call(op.done())
     assert (await call(op.result())).name == model()["name"]
     assert await call(op.exception()) is None
+
+
+async def test_exception_of_an_operation_done_without_a_response_is_that_failure(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    router.post(PROMOTE).respond(json={"operation": operation()})
+    router.get(f"/v1/{OP}").respond(json=operation(done=True))
+    op = await call(
+        client.begin_promote_checkpoint(name=CKPT_NAME, output_model_id="my-model", base_model="b")
+    )
+    failure = await call(op.exception(timeout=60))
+    assert isinstance(failure, OperationError)
+    with pytest.raises(OperationError) as info:
+        await call(op.result(timeout=60))
+    assert str(info.value) == str(failure)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1, "60"])
+async def test_an_operations_wait_refuses_a_bad_timeout(
+    client: AnyClient, router: respx.MockRouter, bad: Any
+) -> None:
+    router.post(PROMOTE).respond(json={"operation": operation()})
+    poll = router.get(f"/v1/{OP}")
+    op = await call(
+        client.begin_promote_checkpoint(name=CKPT_NAME, output_model_id="my-model", base_model="b")
+    )
+    with pytest.raises(InvalidArgumentError, match="timeout must be a finite number"):
+        await call(op.result(timeout=bad))
+    assert poll.call_count == 0
+
+
+async def test_a_synchronous_reply_of_a_model_still_uploading_is_waited_on(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    router.post(PROMOTE).respond(json={"model": model(state="UPLOADING")})
+    get = router.get(MODEL_PATH).mock(
+        side_effect=[
+            httpx.Response(200, json=model(state="UPLOADING")),
+            httpx.Response(200, json=model()),
+        ]
+    )
+    got = await promote(client)
+    assert got.state == "READY"
+    assert get.call_count == 2
 
 
 async def test_begin_promote_returns_the_operation(

@@ -65,9 +65,10 @@ class AsyncOperation(BaseOperation[T]):
         return self._outcome()
 
     async def exception(self, timeout: float | None = None) -> OperationError | None:
-        """Wait like :meth:`result`; the operation's error, or None when it succeeded."""
+        """Wait like :meth:`result`; the :class:`OperationError` it would raise (a failure,
+        or done without a result), or None when it succeeded."""
         await self._wait(timeout)
-        return self._error()
+        return self._failure()
 
     async def _wait(self, timeout: float | None) -> None:
         deadline = self._deadline(timeout)

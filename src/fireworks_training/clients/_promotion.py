@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from .._retry import is_retryable, surely_not_acted
 from ..checkpoints.names import (
     CheckpointName,
+    DeploymentName,
     ModelName,
     TrainerJobName,
     check_checkpoint_id,
@@ -119,6 +120,8 @@ def plan_promotion(
     model_id = _require_model_id(output_model_id)
     base = _optional_text(base_model, "base_model")
     hot_load = _optional_text(hot_load_deployment_id, "hot_load_deployment_id")
+    if hot_load is not None:
+        DeploymentName.parse_ref(hot_load)  # a deployment id or full name, checked
     account: str | None
     if name is not None:
         account, job, checkpoint = _from_name(name, job_id, checkpoint_id)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from ..._async.operations import AsyncOperation
 from ..._async.pagination import AsyncPager
+from ..._base_operation import check_wait
 from ..._constants import LIST_PAGE_SIZE, MAX_PAGE_SIZE
 from ..._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
 from ..._models import WireObject
@@ -151,6 +152,7 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
         ``base_model`` defaults to the trainer job's. The ``(job_id, checkpoint_id)`` form
         is deprecated.
         """
+        check_wait(timeout)  # before anything is sent
         plan = plan_promotion(
             "promote_checkpoint",
             job_id,
@@ -204,6 +206,8 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
             model = await self._recover_conflict(promotion, conflict)
             return self._model_operation(model)
         if isinstance(reply, Model):
+            if reply.state == "UPLOADING":  # answered before its weights are copied: wait
+                return self._model_operation(reply)
             return AsyncOperation.completed(reply)
         return self._operation(reply, model_from_response)
 

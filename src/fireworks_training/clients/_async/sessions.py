@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._async.pagination import AsyncPager
+from ..._base_operation import check_wait
 from ..._constants import LIST_PAGE_SIZE
 from ..._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
 from ..._paging import Page
@@ -156,6 +157,7 @@ class AsyncSessions(AsyncOperations):
         base_model: str,
         timeout: float | None,
     ) -> Model:
+        check_wait(timeout)  # before anything is sent
         request = promote_named_request(
             check_parent(name, form, checkpoint=True),
             require_output_model_id(output_model_id),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from ..._base_operation import check_wait
 from ..._constants import LIST_PAGE_SIZE, MAX_PAGE_SIZE
 from ..._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
 from ..._models import WireObject
@@ -152,6 +153,7 @@ class Checkpoints(Models, Operations):
         ``base_model`` defaults to the trainer job's. The ``(job_id, checkpoint_id)`` form
         is deprecated.
         """
+        check_wait(timeout)  # before anything is sent
         plan = plan_promotion(
             "promote_checkpoint",
             job_id,
@@ -205,6 +207,8 @@ class Checkpoints(Models, Operations):
             model = self._recover_conflict(promotion, conflict)
             return self._model_operation(model)
         if isinstance(reply, Model):
+            if reply.state == "UPLOADING":  # answered before its weights are copied: wait
+                return self._model_operation(reply)
             return Operation.completed(reply)
         return self._operation(reply, model_from_response)
 
