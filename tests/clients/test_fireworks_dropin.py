@@ -371,6 +371,22 @@ async def test_promote_a_session_checkpoint(client: AnyClient, router: respx.Moc
     }
 
 
+async def test_a_session_model_still_uploading_is_read_until_ready(
+    client: AnyClient, router: respx.MockRouter
+) -> None:
+    name = f"{SESSION}/checkpoints/final"
+    router.post(f"/v1/{name}:promote").respond(json={"model": model("out", state="UPLOADING")})
+    reads = router.get(f"/v1/accounts/{ACCOUNT}/models/out").mock(
+        side_effect=[
+            httpx.Response(200, json=model("out", state="UPLOADING")),
+            httpx.Response(200, json=model("out")),
+        ]
+    )
+    promoted = await call(client.promote_session_checkpoint(name, "out", BASE_MODEL))
+    assert promoted.state == "READY"
+    assert reads.call_count == 2
+
+
 async def test_delete_a_session_is_idempotent(client: AnyClient, router: respx.MockRouter) -> None:
     route = router.delete(f"/v1/{SESSION}").mock(
         side_effect=[httpx.Response(200, json={}), httpx.Response(404, json={})]

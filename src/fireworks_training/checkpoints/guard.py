@@ -27,6 +27,20 @@ class Saved:
     record: LedgerRecord
     committed: bool
 
+    def is_kind(self, kind: CheckpointKind) -> bool:
+        """Whether it saved exactly what ``kind`` saves."""
+        record = self.record
+        return (record.state_path is not None, record.sampler_path is not None) == (
+            kind.resumable,
+            kind.promotable,
+        )
+
+    def lacks_sampler_of(self, kind: CheckpointKind) -> bool:
+        """Whether ``kind`` asks for both and only the sampler half is missing."""
+        record = self.record
+        both = kind.resumable and kind.promotable
+        return both and record.state_path is not None and record.sampler_path is None
+
 
 def state_ids(rows: list[Checkpoint]) -> set[str]:
     """Ids of rows that may hold training state: any type but sampler weights (a state
@@ -54,44 +68,10 @@ class SaveGuard:
             self._states = state_ids(self._list_rows())
         return self._states
 
-    def repeat(
-        self,
-        name: str,
-        kind: CheckpointKind,
-        step: int | None,
-        data_consumed: int | None,
-        extra: dict[str, Any],
-    ) -> Saved | None:
-        """This process's save of exactly the same thing, if any."""
-        done = self._same_point(name, step, data_consumed, extra)
-        if done is None:
-            return None
-        record = done.record
-        same = (record.state_path is not None) == kind.resumable and (
-            record.sampler_path is not None
-        ) == kind.promotable
-        return done if same else None
-
-    def state_half(
-        self,
-        name: str,
-        kind: CheckpointKind,
-        step: int | None,
-        data_consumed: int | None,
-        extra: dict[str, Any],
-    ) -> Saved | None:
-        """This process's save of the same point with its state but not its sampler, when
-        ``kind`` asks for both: only the sampler half is left to save."""
-        if not (kind.resumable and kind.promotable):
-            return None
-        done = self._same_point(name, step, data_consumed, extra)
-        if done is None or done.record.state_path is None or done.record.sampler_path:
-            return None
-        return done
-
-    def _same_point(
+    def same_point(
         self, name: str, step: int | None, data_consumed: int | None, extra: dict[str, Any]
     ) -> Saved | None:
+        """This process's save of ``name`` at the same step, cursor and extras, if any."""
         done = self.saves.get(name)
         if done is None:
             return None

@@ -188,15 +188,14 @@ class TrainingCheckpoints(Closing):
         replace = self._replaces(name, kind, overwrite)
         plain = plain_extra(extra)
         self.ledger.check()
-        done = self._guard.repeat(name, kind, step, data_consumed, plain)
-        if done is not None:
+        done = self._guard.same_point(name, step, data_consumed, plain)
+        if done is not None and done.is_kind(kind):  # a repeat: nothing to send
             if not done.committed:
                 self._commit(done)
             return done.record
         self.ledger.lease.renew()
-        half = None if replace else self._guard.state_half(name, kind, step, data_consumed, plain)
-        if half is not None:
-            return self._with_sampler(name, half.record)
+        if done is not None and done.lacks_sampler_of(kind) and not replace:
+            return self._with_sampler(name, done.record)
         if kind.resumable:
             self._guard.check(name, replace)
         fields: dict[str, Any] = {

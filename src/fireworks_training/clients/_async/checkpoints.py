@@ -16,7 +16,7 @@ from ..._constants import LIST_PAGE_SIZE, MAX_PAGE_SIZE
 from ..._constants import PROMOTE_DEFAULT_TIMEOUT_S as _PROMOTE_TIMEOUT_S
 from ..._models import WireObject
 from ..._paging import Page
-from ...checkpoints.names import CheckpointName, ModelName, TrainerJobName, check_checkpoint_id
+from ...checkpoints.names import CheckpointName, TrainerJobName, check_checkpoint_id
 from ...checkpoints.types import Checkpoint, Model, OperationStatus
 from ...errors import (
     APIStatusError,
@@ -32,14 +32,12 @@ from .._promotion import (
     Promotion,
     PromotionPlan,
     model_from_response,
-    model_status,
     parse_base_model,
     parse_promote_reply,
     plan_promotion,
     same_checkpoint,
 )
-from .models import AsyncModels, model_request, parse_model
-from .operations import AsyncOperations
+from .models import AsyncModelWaits, model_request, parse_model
 
 __all__ = [
     "AsyncCheckpoints",
@@ -107,7 +105,7 @@ def next_page_token(body: Mapping[str, Any]) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-class AsyncCheckpoints(AsyncModels, AsyncOperations):
+class AsyncCheckpoints(AsyncModelWaits):
     """Listing a trainer job's checkpoint rows and promoting them to models."""
 
     async def checkpoint_name(self, job_id: str | TrainerJobName, checkpoint_id: str) -> str:
@@ -232,14 +230,3 @@ class AsyncCheckpoints(AsyncModels, AsyncOperations):
         if not same_checkpoint(model, promotion):
             raise conflict
         return model
-
-    def _model_operation(self, model: Model) -> AsyncOperation[Model]:
-        """Wait for a recovered model until it is READY, like the operation it stands for."""
-        status = model_status(model)
-        if status.done:
-            return AsyncOperation.completed(model, name=model.name)
-        return self._operation(status, model_from_response, refresh=self._refresh_model)
-
-    async def _refresh_model(self, name: str) -> OperationStatus:
-        model = await self._call(model_request(ModelName.parse(name)), parse=parse_model)
-        return model_status(model)

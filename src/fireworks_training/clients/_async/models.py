@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..._async.operations import AsyncOperation
 from ...checkpoints.names import ModelName
-from ...checkpoints.types import Model
+from ...checkpoints.types import Model, OperationStatus
 from ...errors import APIStatusError
 from .._base_client import Request
 from .._profiles import model_details_unavailable, parse_moe
+from .._promotion import model_from_response, model_status
 from .accounts import AsyncAccounts
+from .operations import AsyncOperations
 
-__all__ = ["AsyncModels", "model_request", "parse_model"]
+__all__ = ["AsyncModelWaits", "AsyncModels", "model_request", "parse_model"]
 
 
 def model_request(model: ModelName) -> Request:
@@ -50,3 +53,18 @@ class AsyncModels(AsyncAccounts):
         except APIStatusError as exc:
             raise model_details_unavailable(exc) from exc
         return parse_moe(body, str(name))
+
+
+class AsyncModelWaits(AsyncModels, AsyncOperations):
+    """A promoted model seen as the operation it stands for: done once READY."""
+
+    def _model_operation(self, model: Model) -> AsyncOperation[Model]:
+        """An operation that reads ``model`` until it is READY (done at once if it is)."""
+        status = model_status(model)
+        if status.done:
+            return AsyncOperation.completed(model, name=model.name)
+        return self._operation(status, model_from_response, refresh=self._refresh_model)
+
+    async def _refresh_model(self, name: str) -> OperationStatus:
+        model = await self._call(model_request(ModelName.parse(name)), parse=parse_model)
+        return model_status(model)

@@ -24,7 +24,7 @@ from ...errors import InvalidArgumentError, NotFoundError
 from .._base_client import Request
 from .._promotion import model_from_response, parse_promote_reply
 from .checkpoints import check_page_size, next_page_token, wrap_rows
-from .operations import AsyncOperations
+from .models import AsyncModelWaits
 
 __all__ = [
     "SESSION_FORM",
@@ -101,7 +101,7 @@ def _base_model(value: object) -> str:
     return value.strip()
 
 
-class AsyncSessions(AsyncOperations):
+class AsyncSessions(AsyncModelWaits):
     """Checkpoints of training sessions and of SFT/DPO jobs: list and promote."""
 
     async def list_training_session_checkpoints(
@@ -168,6 +168,9 @@ class AsyncSessions(AsyncOperations):
         # model the first one created would answer 409.
         reply = parse_promote_reply(await self._call(request, retry_on=surely_not_acted))
         if isinstance(reply, Model):
-            return reply
-        operation = self._operation(reply, model_from_response)
+            if reply.state != "UPLOADING":
+                return reply
+            operation = self._model_operation(reply)  # answered before its weights are copied
+        else:
+            operation = self._operation(reply, model_from_response)
         return await operation.result(_PROMOTE_TIMEOUT_S if timeout is None else timeout)

@@ -17,7 +17,7 @@ from ..._models import WireObject
 from ..._paging import Page
 from ..._sync.operations import Operation
 from ..._sync.pagination import SyncPager
-from ...checkpoints.names import CheckpointName, ModelName, TrainerJobName, check_checkpoint_id
+from ...checkpoints.names import CheckpointName, TrainerJobName, check_checkpoint_id
 from ...checkpoints.types import Checkpoint, Model, OperationStatus
 from ...errors import (
     APIStatusError,
@@ -33,14 +33,12 @@ from .._promotion import (
     Promotion,
     PromotionPlan,
     model_from_response,
-    model_status,
     parse_base_model,
     parse_promote_reply,
     plan_promotion,
     same_checkpoint,
 )
-from .models import Models, model_request, parse_model
-from .operations import Operations
+from .models import ModelWaits, model_request, parse_model
 
 __all__ = [
     "Checkpoints",
@@ -108,7 +106,7 @@ def next_page_token(body: Mapping[str, Any]) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-class Checkpoints(Models, Operations):
+class Checkpoints(ModelWaits):
     """Listing a trainer job's checkpoint rows and promoting them to models."""
 
     def checkpoint_name(self, job_id: str | TrainerJobName, checkpoint_id: str) -> str:
@@ -233,14 +231,3 @@ class Checkpoints(Models, Operations):
         if not same_checkpoint(model, promotion):
             raise conflict
         return model
-
-    def _model_operation(self, model: Model) -> Operation[Model]:
-        """Wait for a recovered model until it is READY, like the operation it stands for."""
-        status = model_status(model)
-        if status.done:
-            return Operation.completed(model, name=model.name)
-        return self._operation(status, model_from_response, refresh=self._refresh_model)
-
-    def _refresh_model(self, name: str) -> OperationStatus:
-        model = self._call(model_request(ModelName.parse(name)), parse=parse_model)
-        return model_status(model)

@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..._sync.operations import Operation
 from ...checkpoints.names import ModelName
-from ...checkpoints.types import Model
+from ...checkpoints.types import Model, OperationStatus
 from ...errors import APIStatusError
 from .._base_client import Request
 from .._profiles import model_details_unavailable, parse_moe
+from .._promotion import model_from_response, model_status
 from .accounts import Accounts
+from .operations import Operations
 
-__all__ = ["Models", "model_request", "parse_model"]
+__all__ = ["ModelWaits", "Models", "model_request", "parse_model"]
 
 
 def model_request(model: ModelName) -> Request:
@@ -51,3 +54,18 @@ class Models(Accounts):
         except APIStatusError as exc:
             raise model_details_unavailable(exc) from exc
         return parse_moe(body, str(name))
+
+
+class ModelWaits(Models, Operations):
+    """A promoted model seen as the operation it stands for: done once READY."""
+
+    def _model_operation(self, model: Model) -> Operation[Model]:
+        """An operation that reads ``model`` until it is READY (done at once if it is)."""
+        status = model_status(model)
+        if status.done:
+            return Operation.completed(model, name=model.name)
+        return self._operation(status, model_from_response, refresh=self._refresh_model)
+
+    def _refresh_model(self, name: str) -> OperationStatus:
+        model = self._call(model_request(ModelName.parse(name)), parse=parse_model)
+        return model_status(model)
