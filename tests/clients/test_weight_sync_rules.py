@@ -231,6 +231,44 @@ def test_the_log_keeps_each_deltas_base() -> None:
     assert log.find("nope") is None
 
 
+def test_a_deltas_base_is_the_base_sent_before_it_whatever_order_the_answers_take() -> None:
+    # The trainer runs saves in the order they are sent: b1 then d2 XORs against b1, even
+    # when d2's answer comes first, and even when b1's answer never comes.
+    log = SnapshotLog(0)
+    log.plan("b0", T.BASE)
+    log.saved("b0", None)
+    log.plan("b1", T.BASE)
+    assert log.latest_base == "b1"  # sent: the next delta XORs against it
+    log.plan("d2", T.DELTA)
+    assert log.saved("d2", None).reference == "b1"
+    log.saved("b1", None)  # late
+    assert log.latest_base == "b1"
+    log.plan("b3", T.BASE)  # its answer is lost
+    log.plan("d4", T.DELTA)
+    assert log.saved("d4", None).reference == "b3"
+
+
+def test_after_a_lost_base_answer_the_next_save_is_a_base() -> None:
+    # b0 is the deployment's chain root; b1's answer was lost after it was sent. A delta
+    # typed now would be XORed against b1 by the trainer, and loaded on b0: a base it is.
+    log = SnapshotLog(0)
+    log.plan("b0-s", T.BASE)
+    log.saved("b0-s", None)
+    assert next_sampler_type(None, lora_rank=0, log=log, chain=chain()) is T.DELTA
+    log.plan("b1-s", T.BASE)
+    assert next_sampler_type(None, lora_rank=0, log=log, chain=chain()) is T.BASE
+
+
+def test_a_failed_incremental_load_breaks_the_chain() -> None:
+    log = SnapshotLog(0)
+    log.plan("b0-s", T.BASE)
+    log.saved("b0-s", None)
+    state = chain()
+    state.chain_broken()  # a refused delta: every later one would be refused the same way
+    assert (state.loaded, state.root) == ("b0-s", None)
+    assert next_sampler_type(None, lora_rank=0, log=log, chain=state) is T.BASE
+
+
 def test_lora_saves_are_never_a_chain() -> None:
     log = SnapshotLog(8)
     log.plan("a", T.DELTA)

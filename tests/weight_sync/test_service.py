@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import pytest
 
 from fireworks_training import DeploymentManager, FiretitanSamplingClient, FiretitanServiceClient
@@ -102,6 +106,45 @@ def test_a_pinned_sampler_refuses_once_its_snapshot_is_replaced(emu: Emulator) -
         assert new.get_base_model() == BASE_MODEL
         for client in (old, new, unpinned):
             client.close()
+
+
+def test_a_pinned_sampler_refuses_while_this_process_loads_another_snapshot(
+    emu: Emulator,
+) -> None:
+    # Replicas may serve a load before this process's wait reads their status: from the
+    # signal on, the pinned client refuses instead of sampling the new weights under its pin.
+    with attached(emu) as rig:
+        first = rig.trainer.save_weights_for_sampler("step-0").result()
+        pinned = rig.service.create_sampling_client(model_path=first.path)
+        rig.train(1)
+        second = rig.trainer.save_weights_for_sampler("step-1").result()
+        emu.hold_hotloads()
+        syncing = threading.Thread(target=rig.service.hotload_sampler_snapshot, args=(second.path,))
+        syncing.start()
+        try:
+            assert _within(10.0, lambda: len(rig.ledger()) == 2)  # step-1 is signalled
+            slow_status = emu.faults.add("hot_load", hold=True)  # the wait's next read hangs
+            emu.release_hotloads()
+            assert _within(10.0, lambda: rig.current() == [second.path])  # replicas serve it
+            with pytest.raises(StaleSnapshotError, match=rf"is loading {second.path!r}"):
+                pinned.sample(model_input(), 1, greedy()).result()
+            emu.faults.remove(slow_status)
+        finally:
+            emu.release_hotloads()
+            syncing.join(30)
+            pinned.close()
+        assert not syncing.is_alive()
+        with pytest.raises(StaleSnapshotError, match=rf"serves {second.path!r}"):
+            pinned.check_snapshot()
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def test_a_pinned_sampler_refuses_after_a_direct_manager_hot_load(emu: Emulator) -> None:

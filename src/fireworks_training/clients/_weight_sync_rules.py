@@ -283,35 +283,43 @@ class SnapshotLog:
     def __init__(self, lora_rank: int) -> None:
         self.lora_rank = lora_rank
         self._lock = threading.Lock()
-        self._planned: dict[str, SamplerCheckpointType] = {}
+        # Each planned save's type and, for a delta, the base it is XORed against.
+        self._planned: dict[str, tuple[SamplerCheckpointType, str | None]] = {}
         self._saved: dict[str, Snapshot] = {}
         self._latest_base: str | None = None
 
     @property
     def latest_base(self) -> str | None:
-        """The identity of the latest whole-weights save (what the next delta XORs against)."""
+        """The latest whole-weights save sent (what the next delta XORs against), in the
+        order the trainer runs them, whether or not its answer has arrived."""
         return self._latest_base
 
     def plan(self, snapshot_name: str, checkpoint_type: SamplerCheckpointType) -> None:
-        """A save of ``snapshot_name`` as ``checkpoint_type`` was just sent."""
+        """A save of ``snapshot_name`` as ``checkpoint_type`` is being sent.
+
+        A delta's base is taken now, not when its answer arrives: answers can come in
+        another order, or not at all (a lost answer to a base the trainer did save).
+        """
         with self._lock:
-            self._planned[snapshot_name] = checkpoint_type
+            delta = self.lora_rank == 0 and checkpoint_type is SamplerCheckpointType.DELTA
+            self._planned[snapshot_name] = (
+                checkpoint_type,
+                self._latest_base if delta else None,
+            )
+            if self.lora_rank == 0 and not delta:
+                self._latest_base = snapshot_name
 
     def saved(self, snapshot_name: str, path: str | None) -> Snapshot:
         """The save of ``snapshot_name`` succeeded (the trainer answered ``path``)."""
         with self._lock:
-            kind = self._planned.pop(snapshot_name, SamplerCheckpointType.BASE)
-            whole = self.lora_rank == 0 and kind is not SamplerCheckpointType.DELTA
-            delta = self.lora_rank == 0 and kind is SamplerCheckpointType.DELTA
-            snapshot = Snapshot(
-                snapshot_name,
-                kind,
-                self.lora_rank,
-                reference=self._latest_base if delta else None,
-                path=path,
-            )
-            if whole:
-                self._latest_base = snapshot_name
+            planned = self._planned.pop(snapshot_name, None)
+            if planned is None:  # not planned through this log: a base, the latest now
+                kind, reference = SamplerCheckpointType.BASE, None
+                if self.lora_rank == 0:
+                    self._latest_base = snapshot_name
+            else:
+                kind, reference = planned
+            snapshot = Snapshot(snapshot_name, kind, self.lora_rank, reference=reference, path=path)
             self._saved[snapshot_name] = snapshot
             if path:
                 self._saved.setdefault(path, snapshot)
@@ -330,13 +338,15 @@ class ChainState:
     ``loaded``: the identity every replica served at the last look (None: the base weights,
     no agreement, or not known). ``root``: the whole snapshot ``loaded``'s chain starts from,
     known only when this process loaded it. ``attempted``: a load this process signalled
-    that was not confirmed (it may finish later). ``generation`` moves whenever ``loaded``
+    that was not confirmed (it may finish later); ``loading`` while that load is waited on
+    (replicas may serve it before the wait sees it). ``generation`` moves whenever ``loaded``
     does, so a sampler can tell its snapshot was replaced without a request.
     """
 
     loaded: str | None = None
     root: str | None = None
     attempted: Snapshot | None = None
+    loading: bool = False
     generation: int = 0
 
     def observe(self, served: str | None) -> None:
@@ -360,6 +370,10 @@ class ChainState:
         if self.loaded != snapshot.identity:
             self.generation += 1
         self.loaded, self.attempted = snapshot.identity, None
+
+    def chain_broken(self) -> None:
+        """An incremental load failed: its chain is not trusted, the next load is whole."""
+        self.root = None
 
     def reset(self) -> None:
         """Forget everything (re-attached to another trainer job, or asked to)."""

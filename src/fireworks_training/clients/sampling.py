@@ -75,15 +75,20 @@ class SnapshotPin:
     read_replicas: Callable[[], list[ReplicaStatus]] | None = None
 
     def check(self) -> None:
-        """Raise when this process has since loaded another snapshot (no request)."""
-        if self.state.loaded != self.identity:
-            raise self._stale(self.state.loaded)
+        """Raise when this process has since loaded, or is loading, another snapshot (no
+        request): replicas may serve a load before this process's wait sees it."""
+        state = self.state
+        if state.loaded != self.identity:
+            raise self._stale(state.loaded)
+        attempted = state.attempted
+        if state.loading and attempted is not None and attempted.identity != self.identity:
+            raise self._stale(attempted.identity, "is loading")
 
-    def _stale(self, served: str | None) -> StaleSnapshotError:
+    def _stale(self, served: str | None, doing: str = "serves") -> StaleSnapshotError:
         now = repr(served) if served else "no common snapshot"
         return StaleSnapshotError(
             f"this sampling client is pinned to {self.identity!r}; deployment "
-            f"{self.deployment_id!r} serves {now}: create a sampling client for it",
+            f"{self.deployment_id!r} {doing} {now}: create a sampling client for it",
             category="stale",
             identity=self.identity,
             deployment_id=self.deployment_id,

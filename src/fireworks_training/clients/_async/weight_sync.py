@@ -190,6 +190,7 @@ class AsyncDeploymentChain:
                 assert plan.previous is not None
                 metadata = incremental_metadata(plan.previous, self.compression_format)
             chain.state.attempted = snapshot
+            chain.state.loading = True
             try:
                 await self.manager._signal(
                     target,
@@ -202,8 +203,12 @@ class AsyncDeploymentChain:
                     target, snapshot.identity, deadline, self.poll_interval_s
                 )
             except WeightSyncError:
+                if plan.kind is PlanKind.INCREMENTAL:
+                    chain.state.chain_broken()  # else every later delta is refused the same way
                 await self._reobserve(target, chain)
                 raise
+            finally:
+                chain.state.loading = False
             chain.state.confirm(snapshot)
             return snapshot
 

@@ -189,6 +189,7 @@ class DeploymentChain:
                 assert plan.previous is not None
                 metadata = incremental_metadata(plan.previous, self.compression_format)
             chain.state.attempted = snapshot
+            chain.state.loading = True
             try:
                 self.manager._signal(
                     target,
@@ -199,8 +200,12 @@ class DeploymentChain:
                 )
                 self.manager._wait_loaded(target, snapshot.identity, deadline, self.poll_interval_s)
             except WeightSyncError:
+                if plan.kind is PlanKind.INCREMENTAL:
+                    chain.state.chain_broken()  # else every later delta is refused the same way
                 self._reobserve(target, chain)
                 raise
+            finally:
+                chain.state.loading = False
             chain.state.confirm(snapshot)
             return snapshot
 
