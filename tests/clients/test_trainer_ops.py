@@ -468,3 +468,17 @@ def test_unsendable_data_fails_alone_and_leaves_the_client_usable(
     assert fake.submits == []
     assert trainer.save_state("step-1").result(timeout=10)
     assert [body["seq_id"] for _, body in fake.submits] == [1]
+
+
+def test_a_sampler_save_refused_before_sending_is_no_deltas_base(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer
+) -> None:
+    sid = trainer.session_id
+    trainer.save_weights_for_sampler("a").result(timeout=10)  # a base, sent and saved
+    with pytest.raises(InvalidArgumentError):
+        trainer.save_weights_for_sampler("b", ttl_seconds=-1, checkpoint_type="base")
+    trainer.save_weights_for_sampler("c").result(timeout=10)  # the trainer XORs it on a
+    assert [b["path"] for b in fake.ops("save_weights_for_sampler")] == [f"a-{sid}", f"c-{sid}"]
+    delta = trainer._sampler_snapshot_log().find(f"c-{sid}")
+    assert delta is not None
+    assert (delta.is_delta, delta.reference) == (True, f"a-{sid}")

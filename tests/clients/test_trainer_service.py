@@ -7,7 +7,11 @@ import threading
 import pytest
 
 from fireworks_training.clients.trainer import FiretitanServiceClient
-from fireworks_training.errors import FireworksError, InvalidArgumentError, RequestFailedError
+from fireworks_training.errors import (
+    ClientClosedError,
+    InvalidArgumentError,
+    RequestFailedError,
+)
 from fireworks_training.retries import RetryPolicy
 
 from .trainer_fakes import KEY, MODEL, TRAINER, FakeTrainer, fake, policy, reply, service, slept
@@ -104,9 +108,9 @@ def test_heartbeat_on_the_loop_thread_while_clients_are_open(
 def test_close_closes_training_clients(service: FiretitanServiceClient, fake: FakeTrainer) -> None:
     client = service.create_training_client("base")
     service.close()
-    with pytest.raises(FireworksError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.save_state("s")
-    with pytest.raises(FireworksError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         service.create_training_client("base")
     service.close()  # idempotent
 

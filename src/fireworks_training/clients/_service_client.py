@@ -22,7 +22,13 @@ from .._closing import Closing
 from .._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, HEARTBEAT_INTERVAL_S
 from .._retry import PollTuning, RetryPolicy
 from ..checkpoints.names import check_load_reference
-from ..errors import APIError, FireworksError, InvalidArgumentError, WeightSyncError
+from ..errors import (
+    APIError,
+    ClientClosedError,
+    FireworksError,
+    InvalidArgumentError,
+    WeightSyncError,
+)
 from . import _trainer_wire as wire
 from ._trainer_control import is_serverless, job_training_config, locate
 from ._trainer_engine import connect
@@ -372,7 +378,7 @@ class FiretitanServiceClient(Closing, NoTinkerConsole, tinker.ServiceClient):
             metadata = self._user_metadata
         with self._lock:
             if self._closed:
-                raise FireworksError("the service client is closed")
+                raise ClientClosedError("the service client is closed")
             model_id = self._conn.runner.run(
                 self._create_model(base_model, lora_config, metadata, projection_head_dim)
             )
@@ -418,7 +424,7 @@ class FiretitanServiceClient(Closing, NoTinkerConsole, tinker.ServiceClient):
     def _control_client(self) -> FireworksClient:
         with self._lock:
             if self._closed:
-                raise FireworksError("the service client is closed")
+                raise ClientClosedError("the service client is closed")
             if self._control is None:
                 from ._sync.fireworks import FireworksClient
 

@@ -204,7 +204,7 @@ class OpSequencer:
             raise InvalidArgumentError(f"{op}: the request cannot be sent as JSON: {exc}") from None
         with self._lock:
             if self._closed is not None:
-                raise FireworksError(self._closed)
+                raise ClientClosedError(self._closed)
             self._count += 1
             future: TrainerFuture[T] = TrainerFuture(op, seq_id=self._count)
             body = {"model_id": self._model_id, **fields, "seq_id": self._count}
@@ -226,7 +226,7 @@ class OpSequencer:
         """``unload_model`` once every op in flight finished; no op may follow it."""
         with self._lock:
             if self._closed is not None:
-                raise FireworksError(self._closed)
+                raise ClientClosedError(self._closed)
             self._closed = "the model was unloaded; create a new training client"
             pending = list(self._pending)
         future: TrainerFuture[T] = TrainerFuture("unload_model")

@@ -412,12 +412,10 @@ class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
                 "save_weights_for_sampler(user_metadata=...)",
                 "drop user_metadata; TrainingCheckpoints keeps per-save data in its ledger",
             )
-        snapshot, fields = self._sampler_request(
+        _, future = self._send_sampler_save(
             name, ttl_seconds, checkpoint_type, export_precision, metadata
         )
-        return self._ops.enqueue(
-            "save_weights_for_sampler", fields, lambda body, _: self._sampler_saved(body, snapshot)
-        )
+        return future
 
     save_weights_for_sampler_async = AsyncTwin(save_weights_for_sampler, in_thread=False)
 
@@ -430,35 +428,37 @@ class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
         metadata: Any = None,
     ) -> SaveSamplerResult:
         """Save sampler weights and wait; the trainer's path and the suffixed name sent."""
-        snapshot, fields = self._sampler_request(
+        snapshot, future = self._send_sampler_save(
             name, ttl_seconds, checkpoint_type, export_precision, metadata
-        )
-        future = self._ops.enqueue(
-            "save_weights_for_sampler", fields, lambda body, _: self._sampler_saved(body, snapshot)
         )
         return SaveSamplerResult(path=future.result().path, snapshot_name=snapshot)
 
-    def _sampler_request(
+    def _send_sampler_save(
         self,
         name: str,
         ttl_seconds: int | None,
         checkpoint_type: SamplerCheckpointType | str | None,
         export_precision: str | None,
         metadata: Any,
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, TrainerFuture[tinker.types.SaveWeightsForSamplerResponse]]:
+        """Check, type and send a sampler save; the suffixed name and its future.
+
+        The save enters the snapshot log (as the latest base, or a delta on it) only once
+        the op is queued: a save refused before sending leaves no base behind.
+        """
         logical = check_checkpoint_name(name)
         snapshot = check_checkpoint_name(f"{logical}-{self._session_id}")
-        kind = self._plan_sampler_save(snapshot, checkpoint_type)  # weight sync
         fields: dict[str, Any] = {"path": snapshot}
         ttl = wire.check_ttl(ttl_seconds)
         if ttl is not None:
             fields["ttl_seconds"] = ttl
+        if metadata is not None:
+            fields["metadata"] = _metadata_json(metadata)
+        kind = self._sampler_type(checkpoint_type)  # weight sync: may read the deployment
         fields["checkpoint_type"] = kind.value
         precision = wire.export_precision(kind.value, export_precision)
         if precision is not None:
             fields["export_precision"] = precision
-        if metadata is not None:
-            fields["metadata"] = _metadata_json(metadata)
         if logical in self._sampler_names:
             warnings.warn(
                 f"sampler checkpoint {logical!r} was already saved by this client; "
@@ -466,8 +466,19 @@ class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
                 UserWarning,
                 stacklevel=3,
             )
+        log = self._sampler_snapshot_log()
+        undo = log.plan(snapshot, kind)
+        try:
+            future = self._ops.enqueue(
+                "save_weights_for_sampler",
+                fields,
+                lambda body, _: self._sampler_saved(body, snapshot),
+            )
+        except BaseException:
+            undo()
+            raise
         self._sampler_names.add(logical)
-        return snapshot, fields
+        return snapshot, future
 
     def _sampler_saved(
         self, body: dict[str, Any], snapshot: str
@@ -600,8 +611,8 @@ class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
                 log = self._snapshot_log = SnapshotLog(self._lora_rank)
         return log
 
-    def _plan_sampler_save(
-        self, snapshot: str, checkpoint_type: SamplerCheckpointType | str | None
+    def _sampler_type(
+        self, checkpoint_type: SamplerCheckpointType | str | None
     ) -> SamplerCheckpointType:
         """The type of a sampler save about to be sent: checked against the deployment.
 
@@ -619,7 +630,6 @@ class FiretitanTrainingClient(Closing, NoTinkerConsole, tinker.TrainingClient):
             )
         else:
             kind = backend.next_type(checkpoint_type, log)
-        log.plan(snapshot, kind)
         return kind
 
     def _record_sampler_save(self, snapshot: str, path: str | None) -> None:

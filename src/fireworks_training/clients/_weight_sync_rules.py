@@ -294,20 +294,29 @@ class SnapshotLog:
         order the trainer runs them, whether or not its answer has arrived."""
         return self._latest_base
 
-    def plan(self, snapshot_name: str, checkpoint_type: SamplerCheckpointType) -> None:
-        """A save of ``snapshot_name`` as ``checkpoint_type`` is being sent.
+    def plan(
+        self, snapshot_name: str, checkpoint_type: SamplerCheckpointType
+    ) -> Callable[[], None]:
+        """A save of ``snapshot_name`` as ``checkpoint_type`` is being sent; returns what
+        takes the plan back (the save could not be sent after all).
 
         A delta's base is taken now, not when its answer arrives: answers can come in
         another order, or not at all (a lost answer to a base the trainer did save).
         """
         with self._lock:
+            before = self._latest_base
             delta = self.lora_rank == 0 and checkpoint_type is SamplerCheckpointType.DELTA
-            self._planned[snapshot_name] = (
-                checkpoint_type,
-                self._latest_base if delta else None,
-            )
+            self._planned[snapshot_name] = (checkpoint_type, before if delta else None)
             if self.lora_rank == 0 and not delta:
                 self._latest_base = snapshot_name
+
+        def undo() -> None:
+            with self._lock:
+                self._planned.pop(snapshot_name, None)
+                if self._latest_base == snapshot_name:
+                    self._latest_base = before
+
+        return undo
 
     def saved(self, snapshot_name: str, path: str | None) -> Snapshot:
         """The save of ``snapshot_name`` succeeded (the trainer answered ``path``)."""
