@@ -423,3 +423,20 @@ def test_a_result_that_is_not_a_json_object_is_a_protocol_error(
     with pytest.raises(ProtocolError, match=r"200 POST .*/retrieve_future: reply is not a JSON"):
         trainer.save_state("s").result(timeout=30)
     assert len(fake.retrieves) == 1
+
+
+@pytest.mark.parametrize("status", [200, 204])
+@pytest.mark.parametrize("op", ["optim_step", "save_weights_for_sampler", "load_state"])
+def test_an_empty_answer_to_a_result_poll_is_no_result(
+    trainer: FiretitanTrainingClient, fake: FakeTrainer, op: str, status: int
+) -> None:
+    # A proxy that cuts a long poll with an empty 200 must not make the op look done.
+    fake.retrieve_script.append(httpx.Response(status))
+    if op == "optim_step":
+        future = trainer.optim_step(tinker.types.AdamParams())
+    elif op == "save_weights_for_sampler":
+        future = trainer.save_weights_for_sampler("s")
+    else:
+        future = trainer.load_state("step-2")
+    with pytest.raises(ProtocolError, match="an empty answer is no result"):
+        future.result(timeout=10)

@@ -318,6 +318,13 @@ class AsyncTrainerAPI(AsyncAPIClient):
                     category=str(reply.get("category") or "unknown").lower(),
                     request_id=request_id,
                 )
+            if not reply:  # an empty body (a proxy's 200 or 204) confirms nothing
+                raise ProtocolError(
+                    f"200 POST {RETRIEVE_PATH}: an empty answer is no result",
+                    status_code=200,
+                    method="POST",
+                    path=RETRIEVE_PATH,
+                )
             return reply
 
     async def create_session(self, user_metadata: Mapping[str, Any] | None) -> dict[str, Any]:
