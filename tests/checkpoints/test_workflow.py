@@ -653,11 +653,16 @@ def test_resume_prefers_dataloader_json_which_is_written_before_the_line(tmp_pat
     assert info.data_consumed == 800
 
 
-def test_the_ledger_of_another_job_supplies_no_cursor(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dataloader_json", [False, True])
+def test_the_ledger_of_another_job_supplies_no_cursor(
+    tmp_path: Path, dataloader_json: bool
+) -> None:
     server = Server()
     server.add("step-5")
     other = {"name": "step-5", "step": 5, "data_consumed": 99, "source_job_id": "other-job"}
     (tmp_path / "checkpoints.jsonl").write_text(json.dumps(other) + "\n")
+    if dataloader_json:  # keyed by name alone: the other job's entry must not be taken
+        (tmp_path / "dataloader.json").write_text(json.dumps({"step-5": 99}))
     ckpt, _, _ = make(tmp_path, server)
     with pytest.warns(LedgerWarning, match="no data cursor"):
         info = ckpt.resume()
@@ -853,6 +858,39 @@ def test_finish_again_after_a_failed_promotion_saves_nothing_and_accepts_its_mod
     assert model.name == "accounts/acme/models/final-model"
     assert "save_state" not in server.ops()
     assert server.ops().count("promote") == 1
+
+
+def test_a_rerun_that_replaces_the_job_saves_and_promotes_its_own_final_weights(
+    tmp_path: Path,
+) -> None:
+    # Same job, same final step and cursor, new weights (overwrite=True): the first run's
+    # record of that point is not this run's, so its weights are saved, and promoted.
+    ckpt, server, _ = make(tmp_path, output_model_id="run-1")
+    ckpt.finish(100, 400)
+    server.calls.clear()
+    rerun, _, _ = make(tmp_path, server, overwrite=True, output_model_id="run-2")
+    rerun.finish(100, 400)
+    assert server.ops() == ["list", "save_state", "sampler:base", "list", "promote"]
+    assert ("save_state", ("step-100", True)) in server.calls
+
+
+def test_finish_of_another_job_on_the_same_log_path_saves_its_own_checkpoint(
+    tmp_path: Path,
+) -> None:
+    ckpt, server, _ = make(tmp_path)
+    ckpt.finish(100, 400)
+    ckpt.close()
+    server.calls.clear()
+    other = TrainingCheckpoints(
+        FakeTrainer(server, job="job-new"),
+        FakeControl(server),
+        trainer_job_id="job-new",
+        log_path=tmp_path,
+        base_model=BASE,
+    )
+    other.finish(100, 400)
+    assert server.ops() == ["list", "save_state", "sampler:base"]
+    assert lines(tmp_path)[-1]["source_job_id"] == "job-new"
 
 
 def test_finish_again_waits_until_the_model_is_ready(

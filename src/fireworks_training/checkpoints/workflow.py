@@ -337,10 +337,20 @@ class TrainingCheckpoints(Closing):
     def _final_record(self, name: str, step: int, data_consumed: int) -> LedgerRecord:
         self.ledger.check()
         newest = self.ledger.newest()
+        # The newest record is this point when this run wrote it or resumed from it, or when
+        # it is a whole final save of this job (finish() again, after its process died) and
+        # this run replaces nothing: a rerun with overwrite=True, or another job on this
+        # log_path, may reach the same step with other weights.
         same_point = (
             newest is not None
             and (newest.name, newest.step, newest.data_consumed) == (name, step, data_consumed)
             and newest.state_path is not None
+            and newest.source_job_id in (None, self.trainer_job_id)
+            and (
+                name in self._guard.saves
+                or name == self._resumed_name
+                or (newest.sampler_path is not None and not self.overwrite)
+            )
         )
         if not same_point:
             # Resumed from this very state and nothing trained since: add the sampler only.

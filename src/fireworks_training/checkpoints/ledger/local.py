@@ -171,10 +171,18 @@ class Ledger(RunLedger):
         return None
 
     def data_consumed_of(self, name: str, job_id: str) -> int | None:
-        """The data cursor saved with ``name``: ``dataloader.json``, else its line."""
+        """The data cursor saved with ``name``: ``dataloader.json``, else its line.
+
+        ``dataloader.json`` is keyed by name alone: its entry is taken unless lines of that
+        name belong to another job and none to this one.
+        """
         consumed = self.read_dataloader().get(name)
         if consumed is not None:
-            return consumed
+            owners = {
+                r.source_job_id for _, r, _ in self._parsed_backwards() if r and r.name == name
+            }
+            if job_id in owners or None in owners or not owners:
+                return consumed
         record = self.find(name, job_id)
         return None if record is None else record.data_consumed
 
