@@ -10,6 +10,7 @@ import errno
 import functools
 import json
 import re
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 
 from fireworks_training.checkpoints import CheckpointKind, Model
 from fireworks_training.checkpoints import workflow as workflow_module
-from fireworks_training.checkpoints.ledger import LedgerWarning, LogPathError
+from fireworks_training.checkpoints.ledger import LedgerStorageError, LedgerWarning, LogPathError
 from fireworks_training.checkpoints.ledger import local as local_module
 from fireworks_training.checkpoints.workflow import (
     CheckpointExistsError,
@@ -787,6 +788,36 @@ def test_enospc_on_dataloader_json_writes_no_line_and_a_retry_completes_it(
     ckpt.save("step-10", step=10, data_consumed=40)  # the state is saved: only record it
     assert [line["name"] for line in lines(tmp_path)] == ["step-5", "step-10"]
     assert server.ops().count("save_state") == 2
+
+
+class _RecordPutFailsOnce:
+    """An object store whose first write of a record fails (a network blip)."""
+
+    def __init__(self, fs: Any) -> None:
+        self.fs, self.failures = fs, 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fs, name)
+
+    def pipe_file(self, path: str, data: bytes, mode: str = "overwrite") -> None:
+        if "/records/" in path and self.failures:
+            self.failures -= 1
+            raise ConnectionError("connection reset")
+        self.fs.pipe_file(path, data, mode=mode)
+
+
+def test_a_remote_save_whose_record_write_failed_is_recorded_when_repeated() -> None:
+    # The cursor object is written, then the record's write fails: repeating the save
+    # writes the record (the cursor left by the failed attempt is this writer's own).
+    url = f"memory://workflow/{uuid.uuid4().hex}"
+    ckpt, server, _ = make(url)  # type: ignore[arg-type]
+    ckpt.ledger.objects.fs = _RecordPutFailsOnce(ckpt.ledger.objects.fs)  # type: ignore[attr-defined]
+    with pytest.raises(LedgerStorageError):
+        ckpt.save("step-5", step=5, data_consumed=20)
+    record = ckpt.save("step-5", step=5, data_consumed=20)
+    assert ckpt.ledger.newest() == record
+    assert server.ops() == ["list", "save_state"]
+    assert ckpt.ledger.data_consumed_of("step-5", JOB) == 20
 
 
 def test_the_line_is_written_after_dataloader_json(

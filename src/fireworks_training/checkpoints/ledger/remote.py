@@ -79,7 +79,13 @@ class RemoteLedger(RunLedger):
         seq = self._sequence()
         data = record.to_line()
         cursor_key, record_key = object_keys(seq, record.name, self.lease.holder.writer)
-        self.objects.create(cursor_key, data)
+        try:
+            self.objects.create(cursor_key, data)
+        except FileExistsError:
+            # Left by this writer's earlier attempt at record ``seq``, whose record write
+            # failed (the key names the writer, and ``seq`` moves on only once its record
+            # exists): this attempt's cursor replaces it.
+            self.objects.replace(cursor_key, data)
         try:
             self.objects.create(record_key, data)
         except FileExistsError:
