@@ -716,6 +716,24 @@ def test_init_from_checkpoint_of_this_job_is_a_full_resume(tmp_path: Path) -> No
     assert (info.step, info.data_consumed) == (5, 20)
 
 
+def test_init_from_checkpoint_of_this_job_without_its_record_is_still_a_full_resume(
+    tmp_path: Path,
+) -> None:
+    # A new machine (no ledger): the step comes from the name, the cursor from the fallback,
+    # as for resume() without init_from_checkpoint; never step 0 with cursor 0.
+    server = Server()
+    server.add("step-10")
+    ckpt, _, _ = make(tmp_path, server)
+    info = ckpt.resume(f"{JOB}:step-10", data_consumed_fallback=lambda step: step * 4)
+    assert info is not None
+    assert (info.step, info.data_consumed) == (10, 40)
+    again, _, _ = make(tmp_path / "other", server)
+    with pytest.warns(LedgerWarning, match="no data cursor"):
+        info = again.resume(f"{JOB}:step-10")
+    assert info is not None
+    assert (info.step, info.data_consumed) == (10, None)
+
+
 def test_init_from_checkpoint_conflicts_with_an_existing_ledger(tmp_path: Path) -> None:
     ckpt, server, _ = make(tmp_path)
     ckpt.save("step-5", step=5, data_consumed=20)

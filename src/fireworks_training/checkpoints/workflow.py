@@ -34,6 +34,7 @@ from .names import (
     cross_job_reference,
     parse_init_from_checkpoint,
     require_output_model_id,
+    step_of,
 )
 from .selection import check_selection, latest_resumable, select_checkpoint
 from .services import (
@@ -387,7 +388,7 @@ class TrainingCheckpoints(Closing):
         self.ledger.check()
         self.ledger.lease.renew()
         if init_from_checkpoint is not None:
-            return self._resume_from(init_from_checkpoint)
+            return self._resume_from(init_from_checkpoint, data_consumed_fallback)
         rows = self.control_client.list_checkpoints(self._job)
         self._guard.listed(rows)
         best = latest_resumable(rows)
@@ -440,7 +441,9 @@ class TrainingCheckpoints(Closing):
                 stacklevel=3,
             )
 
-    def _resume_from(self, init_from_checkpoint: str) -> ResumeInfo:
+    def _resume_from(
+        self, init_from_checkpoint: str, fallback: DataConsumedFallback | None
+    ) -> ResumeInfo:
         parsed = parse_init_from_checkpoint(init_from_checkpoint)
         reference = parsed.load_reference
         assert parsed.job_id is not None
@@ -452,13 +455,18 @@ class TrainingCheckpoints(Closing):
                 f"ledger {self.ledger.location}: drop init_from_checkpoint to resume this run, "
                 "or use a new log_path"
             )
+        name = parsed.checkpoint_name
+        if not same_job:  # a new run from another job's weights: it starts at step 0
+            self.training_client.load_state_with_optimizer(reference).result()
+            return ResumeInfo(0, 0, name, parsed.job_id, reference)
+        # A full resume of this job: its step and cursor, as resume() finds them.
+        step = step_of(name)
+        if step is None:
+            step = self._recorded_step(name)
+        consumed = self._data_consumed(name, step, fallback)
         self.training_client.load_state_with_optimizer(reference).result()
-        self._guard.resumed = same_job
-        recorded = self.ledger.find(parsed.checkpoint_name, parsed.job_id) if same_job else None
-        if recorded is None:
-            return ResumeInfo(0, 0, parsed.checkpoint_name, parsed.job_id, reference)
-        consumed = self.ledger.data_consumed_of(recorded.name, parsed.job_id)
-        return ResumeInfo(recorded.step or 0, consumed, recorded.name, parsed.job_id, reference)
+        self._guard.resumed, self._resumed_name = True, name
+        return ResumeInfo(step, consumed, name, parsed.job_id, reference)
 
     # Promoting ------------------------------------------------------------------------
 
