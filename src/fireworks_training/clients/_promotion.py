@@ -38,6 +38,7 @@ __all__ = [
     "parse_promote_reply",
     "plan_promotion",
     "same_checkpoint",
+    "still_uploading",
 ]
 
 LEGACY_FORM_MESSAGE = (
@@ -266,6 +267,14 @@ def model_from_response(response: dict[str, Any]) -> Model:
     if "name" not in response and isinstance(inner, Mapping):
         response = {k: v for k, v in inner.items() if k != "@type"}
     return _named(Model(response))
+
+
+def still_uploading(model: Model) -> bool:
+    """A promotion answered with its model before the weights are copied: wait for READY.
+
+    Only ``UPLOADING`` says so; a model in another (or no) state is taken as the answer.
+    """
+    return model.state == "UPLOADING"
 
 
 def model_status(model: Model) -> OperationStatus:

@@ -203,6 +203,13 @@ class _Polls:
         raise exc
 
 
+def _not_a_result(what: str) -> ProtocolError:
+    """A 200 to ``retrieve_future`` that carries no result."""
+    return ProtocolError(
+        f"200 POST {RETRIEVE_PATH}: {what}", status_code=200, method="POST", path=RETRIEVE_PATH
+    )
+
+
 def _within(exc: APIError, count: int, budget: int, delay: float) -> float:
     if count > budget:
         raise exc
@@ -303,13 +310,7 @@ class AsyncTrainerAPI(AsyncAPIClient):
             polls.answered(pending=False)
             if reply.get("status") == "complete_metadata":
                 if full:
-                    raise ProtocolError(
-                        f"200 POST {RETRIEVE_PATH}: a metadata-only answer to a request for "
-                        "the whole result",
-                        status_code=200,
-                        method="POST",
-                        path=RETRIEVE_PATH,
-                    )
+                    raise _not_a_result("a metadata-only answer to a request for the whole result")
                 full = True  # the result is ready: fetch it whole, at once
                 continue
             if "error" in reply:
@@ -319,12 +320,7 @@ class AsyncTrainerAPI(AsyncAPIClient):
                     request_id=request_id,
                 )
             if not reply:  # an empty body (a proxy's 200 or 204) confirms nothing
-                raise ProtocolError(
-                    f"200 POST {RETRIEVE_PATH}: an empty answer is no result",
-                    status_code=200,
-                    method="POST",
-                    path=RETRIEVE_PATH,
-                )
+                raise _not_a_result("an empty answer is no result")
             return reply
 
     async def create_session(self, user_metadata: Mapping[str, Any] | None) -> dict[str, Any]:

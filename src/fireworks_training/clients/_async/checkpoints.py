@@ -36,6 +36,7 @@ from .._promotion import (
     parse_promote_reply,
     plan_promotion,
     same_checkpoint,
+    still_uploading,
 )
 from .models import AsyncModelWaits, model_request, parse_model
 
@@ -204,7 +205,7 @@ class AsyncCheckpoints(AsyncModelWaits):
             model = await self._recover_conflict(promotion, conflict)
             return self._model_operation(model)
         if isinstance(reply, Model):
-            if reply.state == "UPLOADING":  # answered before its weights are copied: wait
+            if still_uploading(reply):
                 return self._model_operation(reply)
             return AsyncOperation.completed(reply)
         return self._operation(reply, model_from_response)

@@ -22,7 +22,7 @@ from ...checkpoints.names import require_output_model_id
 from ...checkpoints.types import CheckpointRow, Model
 from ...errors import InvalidArgumentError, NotFoundError
 from .._base_client import Request
-from .._promotion import model_from_response, parse_promote_reply
+from .._promotion import model_from_response, parse_promote_reply, still_uploading
 from .checkpoints import check_page_size, next_page_token, wrap_rows
 from .models import AsyncModelWaits
 
@@ -168,9 +168,9 @@ class AsyncSessions(AsyncModelWaits):
         # model the first one created would answer 409.
         reply = parse_promote_reply(await self._call(request, retry_on=surely_not_acted))
         if isinstance(reply, Model):
-            if reply.state != "UPLOADING":
+            if not still_uploading(reply):
                 return reply
-            operation = self._model_operation(reply)  # answered before its weights are copied
+            operation = self._model_operation(reply)
         else:
             operation = self._operation(reply, model_from_response)
         return await operation.result(_PROMOTE_TIMEOUT_S if timeout is None else timeout)

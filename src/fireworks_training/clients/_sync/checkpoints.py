@@ -37,6 +37,7 @@ from .._promotion import (
     parse_promote_reply,
     plan_promotion,
     same_checkpoint,
+    still_uploading,
 )
 from .models import ModelWaits, model_request, parse_model
 
@@ -205,7 +206,7 @@ class Checkpoints(ModelWaits):
             model = self._recover_conflict(promotion, conflict)
             return self._model_operation(model)
         if isinstance(reply, Model):
-            if reply.state == "UPLOADING":  # answered before its weights are copied: wait
+            if still_uploading(reply):
                 return self._model_operation(reply)
             return Operation.completed(reply)
         return self._operation(reply, model_from_response)
